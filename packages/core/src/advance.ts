@@ -1,0 +1,185 @@
+import { settleDebt } from './debt.js';
+import { TallyError } from './errors.js';
+import type { RecordedEvent } from './events.js';
+import { formatAmount, minBig, toMinor } from './money.js';
+import { Recorder } from './recorder.js';
+import { type CustomerState, cloneState, type SubscriptionState } from './state.js';
+import { cycleStart, iso } from './time.js';
+
+/** Bounds the work one read may do; a daily plan left alone for 27 years stays under it. */
+const MAX_DUE_INSTANTS = 10_000;
+
+/**
+ * Everything time alone makes happen up to and including `toMs` — grant expiries, rollovers, renewals,
+ * hold expiries, debt paid by grants that become effective — as events, in time order, with
+ * deterministic ids. Reads at T fold these without writing them; the next write stores them first.
+ * Because both paths run this same function, what was read is exactly what gets written.
+ */
+export function advance(state: CustomerState, toMs: number): { state: CustomerState; events: RecordedEvent[] } {
+  const recorder = new Recorder(cloneState(state));
+  for (let steps = 0; ; steps++) {
+    const at = nextDueInstant(recorder.state, toMs);
+    if (at === null) break;
+    if (steps >= MAX_DUE_INSTANTS) {
+      throw new TallyError('invalid_time', `more than ${MAX_DUE_INSTANTS} scheduled instants are due; read in steps`);
+    }
+    processInstant(recorder, at);
+  }
+  return { state: recorder.state, events: recorder.events };
+}
+
+function nextDueInstant(state: CustomerState, toMs: number): number | null {
+  const lastMs = state.lastAt === '' ? Number.NEGATIVE_INFINITY : Date.parse(state.lastAt);
+  let next = Number.POSITIVE_INFINITY;
+  for (const account of state.accounts.values()) {
+    for (const grant of account.live) {
+      if (grant.status !== 'active') continue;
+      if (grant.remaining > 0n && grant.expiresAtMs < next) next = grant.expiresAtMs;
+      // A grant becoming effective pays off debt at that instant.
+      if (account.debt > 0n && grant.effectiveAtMs > lastMs && grant.effectiveAtMs < next) next = grant.effectiveAtMs;
+    }
+  }
+  for (const sub of state.subscriptions.values()) {
+    const boundary = nextBoundary(sub);
+    if (boundary !== null && boundary < next) next = boundary;
+  }
+  for (const hold of state.holds.values()) {
+    if (hold.status === 'active' && hold.expiresAtMs < next) next = hold.expiresAtMs;
+  }
+  if (next > toMs) return null;
+  // A stream that somehow missed a due instant still never writes an event dated before its last one.
+  return Math.max(next, lastMs);
+}
+
+function nextBoundary(sub: SubscriptionState): number | null {
+  const boundary = cycleStart(sub.anchorMs, sub.interval, sub.cycle + 1);
+  return boundary < sub.endsAtMs ? boundary : null;
+}
+
+/**
+ * At one instant, in this order: measure what rolls over (before anything expires), expire grants,
+ * expire holds, renew subscriptions with their rollover, then let new credit settle debt.
+ */
+function processInstant(recorder: Recorder, atMs: number): void {
+  const state = recorder.state;
+  const at = iso(atMs);
+  const renewing = [...state.subscriptions.values()]
+    .filter((sub) => nextBoundary(sub) === atMs)
+    .map((sub) => ({ sub, carries: rolloverCarries(state, sub) }));
+
+  const expiring = [];
+  for (const account of state.accounts.values()) {
+    for (const grant of account.live) {
+      if (grant.status === 'active' && grant.remaining > 0n && grant.expiresAtMs <= atMs) expiring.push(grant);
+    }
+  }
+  expiring.sort((a, b) => (a.grantId < b.grantId ? -1 : 1));
+  for (const grant of expiring) {
+    const decimals = state.accounts.get(grant.currency)!.decimals;
+    recorder.record(
+      {
+        type: 'grant_expired',
+        data: { grantId: grant.grantId, currency: grant.currency, amount: formatAmount(grant.remaining, decimals) },
+      },
+      `${grant.grantId}:expired`,
+      at,
+    );
+  }
+
+  for (const hold of state.holds.values()) {
+    if (hold.status !== 'active' || hold.expiresAtMs > atMs) continue;
+    const decimals = state.accounts.get(hold.currency)!.decimals;
+    recorder.record(
+      {
+        type: 'hold_released',
+        data: {
+          holdId: hold.holdId,
+          currency: hold.currency,
+          amount: formatAmount(hold.amount, decimals),
+          reason: 'expired',
+        },
+      },
+      `${hold.holdId}:expired`,
+      at,
+    );
+  }
+
+  for (const { sub, carries } of renewing) renew(recorder, sub, sub.cycle + 1, carries, at);
+
+  const customerId = state.customer?.customerId ?? '';
+  for (const account of state.accounts.values()) {
+    if (account.debt > 0n) settleDebt(recorder, account.currency, atMs, at, `${customerId}:${account.currency}:settle:${at}`);
+  }
+}
+
+/** Unused credit of each rollover rule's current cycle (plan grant plus what rolled into it), capped at `max`. */
+function rolloverCarries(state: CustomerState, sub: SubscriptionState): Map<number, bigint> {
+  const carries = new Map<number, bigint>();
+  sub.rules.forEach((rule, ruleIndex) => {
+    if (rule.rollover === null) return;
+    let unused = 0n;
+    for (const grant of state.accounts.get(rule.currency)?.live ?? []) {
+      if (
+        grant.subscriptionId === sub.subscriptionId &&
+        grant.cycle === sub.cycle &&
+        grant.ruleIndex === ruleIndex &&
+        grant.status === 'active'
+      ) {
+        unused += grant.remaining;
+      }
+    }
+    const carry = minBig(unused, toMinor(rule.rollover.max));
+    if (carry > 0n) carries.set(ruleIndex, carry);
+  });
+  return carries;
+}
+
+/**
+ * Starts cycle `cycle` of a subscription: the renewal, then each rule's grant, then rolled-over credit.
+ * Activation uses it too (cycle 0, no renewal event), so both grant the same way.
+ */
+export function renew(
+  recorder: Recorder,
+  sub: SubscriptionState,
+  cycle: number,
+  carries: ReadonlyMap<number, bigint>,
+  at: string,
+): void {
+  const periodEnd = iso(cycleStart(sub.anchorMs, sub.interval, cycle + 1));
+  if (cycle > 0) {
+    recorder.record(
+      { type: 'subscription_renewed', data: { subscriptionId: sub.subscriptionId, cycle, periodEnd } },
+      `${sub.subscriptionId}:c${cycle}:renewed`,
+      at,
+    );
+  }
+  const grantRule = (ruleIndex: number, amount: string, source: 'plan' | 'rollover', suffix: string): void => {
+    const rule = sub.rules[ruleIndex]!;
+    const grantId = `${sub.subscriptionId}_c${cycle}_${suffix}${ruleIndex}`;
+    recorder.record(
+      {
+        type: 'credits_granted',
+        data: {
+          grantId,
+          currency: rule.currency,
+          amount,
+          priority: rule.priority,
+          source,
+          effectiveAt: at,
+          expiresAt: rule.expires === 'cycle_end' ? periodEnd : null,
+          subscriptionId: sub.subscriptionId,
+          cycle,
+          ruleIndex,
+          metadata: {},
+        },
+      },
+      `${grantId}:granted`,
+      at,
+    );
+  };
+  sub.rules.forEach((rule, ruleIndex) => grantRule(ruleIndex, rule.amount, 'plan', 'g'));
+  for (const [ruleIndex, carry] of carries) {
+    const decimals = recorder.state.accounts.get(sub.rules[ruleIndex]!.currency)!.decimals;
+    grantRule(ruleIndex, formatAmount(carry, decimals), 'rollover', 'r');
+  }
+}

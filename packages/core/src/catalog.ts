@@ -1,0 +1,189 @@
+import { TallyError } from './errors.js';
+import { parseAmount, parseRate, quote, type Rounding } from './money.js';
+import type { Interval } from './time.js';
+
+export interface CurrencyInput {
+  /** e.g. 'credits'. */
+  readonly code: string;
+  /** Decimal places of every amount in this currency, 0-18. */
+  readonly decimals: number;
+  /** How computed costs are rounded to `decimals`; default 'half_up'. */
+  readonly rounding?: Rounding;
+}
+
+export interface FeatureInput {
+  readonly key: string;
+  /** perUnit is a decimal string and may be finer than the currency (cost is rounded once). */
+  readonly cost: { readonly currency: string; readonly perUnit: string };
+}
+
+export interface PlanGrantInput {
+  readonly currency: string;
+  readonly amount: string;
+  /** Lower is spent first; default 50. */
+  readonly priority?: number;
+  /** Default 'cycle_end'. */
+  readonly expires?: 'cycle_end' | 'never';
+  /** Unused credits up to `max` carry into the next cycle (only with `expires: 'cycle_end'`). */
+  readonly rollover?: { readonly max: string };
+}
+
+export interface PlanInput {
+  readonly id: string;
+  readonly price?: string;
+  readonly interval: Interval;
+  readonly grants: readonly PlanGrantInput[];
+}
+
+export interface CatalogInput {
+  readonly currencies: readonly CurrencyInput[];
+  readonly features: readonly FeatureInput[];
+  readonly plans: readonly PlanInput[];
+}
+
+export interface Currency {
+  readonly code: string;
+  readonly decimals: number;
+  readonly rounding: Rounding;
+}
+
+export interface Feature {
+  readonly key: string;
+  readonly currency: string;
+  readonly perUnit: string;
+}
+
+/** A plan's grant rule with every default filled in; this is what a subscription snapshots. */
+export interface PlanGrantRule {
+  readonly currency: string;
+  readonly amount: string;
+  readonly priority: number;
+  readonly expires: 'cycle_end' | 'never';
+  readonly rollover: { readonly max: string } | null;
+}
+
+export interface Plan {
+  readonly id: string;
+  readonly price: string | null;
+  readonly interval: Interval;
+  readonly grants: readonly PlanGrantRule[];
+}
+
+export interface Catalog {
+  readonly currencies: ReadonlyMap<string, Currency>;
+  readonly features: ReadonlyMap<string, Feature>;
+  readonly plans: ReadonlyMap<string, Plan>;
+}
+
+export const DEFAULT_PRIORITY = 50;
+export const MAX_PRIORITY = 1_000_000;
+const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
+const ROUNDINGS: readonly Rounding[] = ['half_up', 'half_even', 'up', 'down'];
+const INTERVALS: readonly Interval[] = ['day', 'week', 'month', 'year'];
+
+/**
+ * Validates and freezes a catalog. Anything wrong throws `invalid_catalog` naming the field.
+ *
+ * @example
+ * const catalog = defineCatalog({
+ *   currencies: [{ code: 'credits', decimals: 0 }],
+ *   features: [{ key: 'ai-generation', cost: { currency: 'credits', perUnit: '10' } }],
+ *   plans: [{ id: 'free', interval: 'month', grants: [{ currency: 'credits', amount: '100' }] }],
+ * });
+ */
+export function defineCatalog(input: CatalogInput): Catalog {
+  if (!isObject(input)) fail('catalog', 'must be an object');
+  const currencies = new Map<string, Currency>();
+  list(input.currencies, 'currencies').forEach((raw, i) => {
+    const field = `currencies[${i}]`;
+    if (!isObject(raw)) fail(field, 'must be an object');
+    const code = catalogId(raw.code, `${field}.code`);
+    if (currencies.has(code)) fail(`${field}.code`, `duplicates currency ${quote(code)}`);
+    const decimals = raw.decimals;
+    if (typeof decimals !== 'number' || !Number.isInteger(decimals) || decimals < 0 || decimals > 18) {
+      fail(`${field}.decimals`, `must be an integer from 0 to 18, got ${quote(decimals)}`);
+    }
+    const rounding = raw.rounding ?? 'half_up';
+    if (!ROUNDINGS.includes(rounding)) fail(`${field}.rounding`, `must be one of ${ROUNDINGS.join(', ')}`);
+    currencies.set(code, Object.freeze({ code, decimals, rounding }));
+  });
+
+  const currencyOf = (value: unknown, field: string): Currency => {
+    const currency = typeof value === 'string' ? currencies.get(value) : undefined;
+    if (currency === undefined) fail(field, `names no currency of the catalog: ${quote(value)}`);
+    return currency;
+  };
+  const amountIn = (value: unknown, currency: Currency, field: string): string => {
+    try {
+      parseAmount(value, currency.decimals, field);
+    } catch (error) {
+      fail(field, error instanceof Error ? error.message : 'is not a valid amount');
+    }
+    return value as string;
+  };
+
+  const features = new Map<string, Feature>();
+  list(input.features, 'features').forEach((raw, i) => {
+    const field = `features[${i}]`;
+    if (!isObject(raw)) fail(field, 'must be an object');
+    const key = catalogId(raw.key, `${field}.key`);
+    if (features.has(key)) fail(`${field}.key`, `duplicates feature ${quote(key)}`);
+    if (!isObject(raw.cost)) fail(`${field}.cost`, 'must be { currency, perUnit }');
+    const currency = currencyOf(raw.cost.currency, `${field}.cost.currency`);
+    const perUnit = parseRate(raw.cost.perUnit, `${field}.cost.perUnit`);
+    features.set(key, Object.freeze({ key, currency: currency.code, perUnit }));
+  });
+
+  const plans = new Map<string, Plan>();
+  list(input.plans, 'plans').forEach((raw, i) => {
+    const field = `plans[${i}]`;
+    if (!isObject(raw)) fail(field, 'must be an object');
+    const id = catalogId(raw.id, `${field}.id`);
+    if (plans.has(id)) fail(`${field}.id`, `duplicates plan ${quote(id)}`);
+    if (!INTERVALS.includes(raw.interval)) fail(`${field}.interval`, `must be one of ${INTERVALS.join(', ')}`);
+    const price = raw.price === undefined ? null : parseRate(raw.price, `${field}.price`);
+    const grants = list(raw.grants, `${field}.grants`).map((rule, j): PlanGrantRule => {
+      const at = `${field}.grants[${j}]`;
+      if (!isObject(rule)) fail(at, 'must be an object');
+      const currency = currencyOf(rule.currency, `${at}.currency`);
+      const amount = amountIn(rule.amount, currency, `${at}.amount`);
+      const priority = rule.priority ?? DEFAULT_PRIORITY;
+      if (!Number.isInteger(priority) || priority < 0 || priority > MAX_PRIORITY) {
+        fail(`${at}.priority`, `must be an integer from 0 to ${MAX_PRIORITY}`);
+      }
+      const expires = rule.expires ?? 'cycle_end';
+      if (expires !== 'cycle_end' && expires !== 'never') fail(`${at}.expires`, "must be 'cycle_end' or 'never'");
+      let rollover: PlanGrantRule['rollover'] = null;
+      if (rule.rollover !== undefined) {
+        if (expires !== 'cycle_end') fail(`${at}.rollover`, "needs expires: 'cycle_end'");
+        if (!isObject(rule.rollover)) fail(`${at}.rollover`, 'must be { max }');
+        rollover = Object.freeze({ max: amountIn(rule.rollover.max, currency, `${at}.rollover.max`) });
+      }
+      return Object.freeze({ currency: currency.code, amount, priority, expires, rollover });
+    });
+    plans.set(id, Object.freeze({ id, price, interval: raw.interval, grants: Object.freeze(grants) }));
+  });
+
+  return Object.freeze({ currencies, features, plans });
+}
+
+function catalogId(value: unknown, field: string): string {
+  if (typeof value !== 'string' || !ID_PATTERN.test(value)) {
+    fail(field, `must be 1-128 characters of letters, digits, '_', '-', '.', ':', got ${quote(value)}`);
+  }
+  return value;
+}
+
+function list<T>(value: readonly T[] | undefined, field: string): readonly T[] {
+  if (!Array.isArray(value)) fail(field, 'must be an array');
+  return value;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: narrowing helper for untrusted input
+function isObject(value: unknown): value is Record<string, any> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function fail(field: string, problem: string): never {
+  throw new TallyError('invalid_catalog', `${field} ${problem}`, { field });
+}

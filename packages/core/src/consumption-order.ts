@@ -1,0 +1,49 @@
+import type { AccountState, GrantState } from './state.js';
+
+/**
+ * Which grant pays first: the lower priority number, then the one that expires soonest (never-expiring
+ * last), then the one that became effective first, then the lower grant id, so the order is total.
+ */
+export function consumptionOrder(a: GrantState, b: GrantState): number {
+  if (a.priority !== b.priority) return a.priority - b.priority;
+  if (a.expiresAtMs !== b.expiresAtMs) return a.expiresAtMs < b.expiresAtMs ? -1 : 1;
+  if (a.effectiveAtMs !== b.effectiveAtMs) return a.effectiveAtMs - b.effectiveAtMs;
+  return a.grantId < b.grantId ? -1 : a.grantId > b.grantId ? 1 : 0;
+}
+
+/** Grants that can pay at `atMs`, in consumption order. Prunes spent grants from the account as it goes. */
+export function spendableGrants(account: AccountState, atMs: number): GrantState[] {
+  const spendable: GrantState[] = [];
+  let keep = 0;
+  for (const grant of account.live) {
+    const finished = grant.status !== 'active' || (grant.remaining === 0n && grant.effectiveAtMs <= atMs);
+    if (finished) {
+      grant.inLive = false;
+      continue;
+    }
+    account.live[keep++] = grant;
+    if (grant.effectiveAtMs <= atMs && grant.expiresAtMs > atMs) spendable.push(grant);
+  }
+  account.live.length = keep;
+  return spendable.sort(consumptionOrder);
+}
+
+export interface Allocated {
+  readonly allocations: { readonly grant: GrantState; readonly amount: bigint }[];
+  /** What the grants could not cover. */
+  readonly shortfall: bigint;
+}
+
+/** Takes `amount` from `grants` (already in consumption order), each down to zero before the next. */
+export function allocate(grants: readonly GrantState[], amount: bigint): Allocated {
+  const allocations: { grant: GrantState; amount: bigint }[] = [];
+  let left = amount;
+  for (const grant of grants) {
+    if (left === 0n) break;
+    const take = grant.remaining < left ? grant.remaining : left;
+    if (take === 0n) continue;
+    allocations.push({ grant, amount: take });
+    left -= take;
+  }
+  return { allocations, shortfall: left };
+}

@@ -1,0 +1,15 @@
+export * from './errors.js';
+export * from './event-store.js';
+export { defineCatalog } from './catalog.js';
+export type { Catalog, CatalogInput, Currency, CurrencyInput, Feature, FeatureInput, Plan, PlanGrantInput, PlanGrantRule, PlanInput } from './catalog.js';
+export type * from './events.js';
+export { EVENT_SCHEMA_VERSION, EVENT_TYPES } from './events.js';
+export { applyEvent, evolve, fold } from './evolve.js';
+export { initialState, type CustomerState } from './state.js';
+export { consumptionOrder } from './consumption-order.js';
+export { advance } from './advance.js';
+export { decide, type Command, type DecideContext, type Decided } from './decide/index.js';
+export { ledgerEntries, type EntryKind, type LedgerEntry } from './entries.js';
+export type { CreditAccount, GrantStatus, GrantView, HoldView, SubscriptionView } from './views.js';
+export type { Rounding } from './money.js';
+export type { Interval, TimeInput } from './time.js';

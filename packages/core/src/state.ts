@@ -1,0 +1,209 @@
+import type { PlanGrantRule } from './catalog.js';
+import type { GrantSource } from './events.js';
+import type { Interval } from './time.js';
+
+/**
+ * What a customer's stream folds into. Internal and mutable on purpose: the fold is the hot path, so
+ * it updates bigints in place instead of copying. Public reads hand out frozen views, never this.
+ */
+export interface CustomerState {
+  customer: CustomerInfo | null;
+  /** Every grant ever made, by id (reversals and the grants view need the spent ones too). */
+  readonly grants: Map<string, GrantState>;
+  readonly accounts: Map<string, AccountState>;
+  readonly subscriptions: Map<string, SubscriptionState>;
+  readonly holds: Map<string, HoldState>;
+  readonly reversedUsages: Set<string>;
+  /** Events folded so far: the stream version this state is at. */
+  version: number;
+  /** `at` of the last event folded ('' before the first): the stream's clock never runs backwards. */
+  lastAt: string;
+}
+
+export interface CustomerInfo {
+  readonly customerId: string;
+  readonly externalId: string | null;
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly createdAt: string;
+}
+
+export interface AccountState {
+  readonly currency: string;
+  readonly decimals: number;
+  /** Grants that may still hold credit or are not yet effective; pruned when spent (see `liveGrants`). */
+  live: GrantState[];
+  /** Overdraft used, in minor units (>= 0). */
+  debt: bigint;
+  creditLimit: bigint;
+  held: bigint;
+}
+
+export interface GrantState {
+  readonly grantId: string;
+  readonly currency: string;
+  readonly amount: bigint;
+  remaining: bigint;
+  readonly priority: number;
+  readonly source: GrantSource;
+  readonly effectiveAtMs: number;
+  /** Infinity for a grant that never expires, so comparisons need no special case. */
+  readonly expiresAtMs: number;
+  readonly subscriptionId: string | null;
+  readonly cycle: number | null;
+  readonly ruleIndex: number | null;
+  readonly metadata: Readonly<Record<string, string>>;
+  status: 'active' | 'expired' | 'voided';
+  /** When it expired or was voided. */
+  endedAt: string | null;
+  inLive: boolean;
+}
+
+export interface SubscriptionState {
+  readonly subscriptionId: string;
+  readonly planId: string;
+  readonly interval: Interval;
+  readonly price: string | null;
+  readonly rules: readonly PlanGrantRule[];
+  readonly anchorMs: number;
+  readonly activatedAt: string;
+  /** Last cycle whose grants were made (0 = the activation cycle). */
+  cycle: number;
+  /** No renewal at or after this instant; Infinity while the subscription runs on. */
+  endsAtMs: number;
+}
+
+export interface HoldState {
+  readonly holdId: string;
+  readonly currency: string;
+  readonly amount: bigint;
+  readonly feature: string | null;
+  readonly quantity: number | null;
+  readonly expiresAtMs: number;
+  readonly createdAt: string;
+  status: 'active' | 'released' | 'expired' | 'captured';
+}
+
+export function initialState(): CustomerState {
+  return {
+    customer: null,
+    grants: new Map(),
+    accounts: new Map(),
+    subscriptions: new Map(),
+    holds: new Map(),
+    reversedUsages: new Set(),
+    version: 0,
+    lastAt: '',
+  };
+}
+
+/** A deep copy, so a command can be decided on a scratch state and thrown away if the append fails. */
+export function cloneState(state: CustomerState): CustomerState {
+  const grants = new Map<string, GrantState>();
+  for (const [id, grant] of state.grants) grants.set(id, { ...grant });
+  const accounts = new Map<string, AccountState>();
+  for (const [code, account] of state.accounts) {
+    accounts.set(code, { ...account, live: account.live.map((g) => grants.get(g.grantId)!) });
+  }
+  const subscriptions = new Map<string, SubscriptionState>();
+  for (const [id, sub] of state.subscriptions) subscriptions.set(id, { ...sub });
+  const holds = new Map<string, HoldState>();
+  for (const [id, hold] of state.holds) holds.set(id, { ...hold });
+  return {
+    customer: state.customer,
+    grants,
+    accounts,
+    subscriptions,
+    holds,
+    reversedUsages: new Set(state.reversedUsages),
+    version: state.version,
+    lastAt: state.lastAt,
+  };
+}
+
+/** Shape version of `toSnapshotState`'s output; bump it when the state shape changes. */
+export const STATE_SCHEMA_VERSION = 1;
+
+/** The state as JSON-safe data (bigints as strings, Infinity as null) for snapshot storage. */
+export function toSnapshotState(state: CustomerState): unknown {
+  return {
+    customer: state.customer,
+    grants: [...state.grants.values()].map((g) => ({
+      ...g,
+      amount: g.amount.toString(),
+      remaining: g.remaining.toString(),
+      expiresAtMs: finiteOrNull(g.expiresAtMs),
+    })),
+    accounts: [...state.accounts.values()].map((a) => ({
+      currency: a.currency,
+      decimals: a.decimals,
+      live: a.live.map((g) => g.grantId),
+      debt: a.debt.toString(),
+      creditLimit: a.creditLimit.toString(),
+      held: a.held.toString(),
+    })),
+    subscriptions: [...state.subscriptions.values()].map((s) => ({ ...s, endsAtMs: finiteOrNull(s.endsAtMs) })),
+    holds: [...state.holds.values()].map((h) => ({
+      ...h,
+      amount: h.amount.toString(),
+      expiresAtMs: finiteOrNull(h.expiresAtMs),
+    })),
+    reversedUsages: [...state.reversedUsages],
+    version: state.version,
+    lastAt: state.lastAt,
+  };
+}
+
+interface SnapshotShape {
+  customer: CustomerInfo | null;
+  grants: (Omit<GrantState, 'amount' | 'remaining' | 'expiresAtMs'> & {
+    amount: string;
+    remaining: string;
+    expiresAtMs: number | null;
+  })[];
+  accounts: { currency: string; decimals: number; live: string[]; debt: string; creditLimit: string; held: string }[];
+  subscriptions: (Omit<SubscriptionState, 'endsAtMs'> & { endsAtMs: number | null })[];
+  holds: (Omit<HoldState, 'amount' | 'expiresAtMs'> & { amount: string; expiresAtMs: number | null })[];
+  reversedUsages: string[];
+  version: number;
+  lastAt: string;
+}
+
+export function fromSnapshotState(data: unknown): CustomerState {
+  const shape = data as SnapshotShape;
+  const state = initialState();
+  state.customer = shape.customer;
+  for (const g of shape.grants) {
+    state.grants.set(g.grantId, {
+      ...g,
+      amount: BigInt(g.amount),
+      remaining: BigInt(g.remaining),
+      expiresAtMs: g.expiresAtMs ?? Number.POSITIVE_INFINITY,
+    });
+  }
+  for (const a of shape.accounts) {
+    state.accounts.set(a.currency, {
+      currency: a.currency,
+      decimals: a.decimals,
+      live: a.live.map((id) => state.grants.get(id)!),
+      debt: BigInt(a.debt),
+      creditLimit: BigInt(a.creditLimit),
+      held: BigInt(a.held),
+    });
+  }
+  for (const s of shape.subscriptions) {
+    state.subscriptions.set(s.subscriptionId, { ...s, endsAtMs: s.endsAtMs ?? Number.POSITIVE_INFINITY });
+  }
+  for (const h of shape.holds) {
+    state.holds.set(h.holdId, {
+      ...h,
+      amount: BigInt(h.amount),
+      expiresAtMs: h.expiresAtMs ?? Number.POSITIVE_INFINITY,
+    });
+  }
+  for (const id of shape.reversedUsages) state.reversedUsages.add(id);
+  state.version = shape.version;
+  state.lastAt = shape.lastAt;
+  return state;
+}
+
+const finiteOrNull = (ms: number): number | null => (Number.isFinite(ms) ? ms : null);

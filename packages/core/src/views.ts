@@ -1,0 +1,143 @@
+import { formatAmount } from './money.js';
+import type { AccountState, CustomerState, GrantState, HoldState, SubscriptionState } from './state.js';
+import { cycleAt, cycleStart, iso } from './time.js';
+import type { GrantSource } from './events.js';
+
+/** A customer's credit account in one currency, as of an instant. */
+export interface CreditAccount {
+  readonly currency: string;
+  /** Credit of effective, unexpired grants minus debt. Negative only within the credit limit. */
+  readonly balance: string;
+  /** Reserved by active holds. */
+  readonly held: string;
+  /** balance - held: what can be spent without overdraft. */
+  readonly available: string;
+  /** How far below zero the balance may go (0 = no overdraft). */
+  readonly creditLimit: string;
+  /** Overdraft in use, waiting to be settled by the next credit. */
+  readonly debt: string;
+}
+
+export type GrantStatus = 'pending' | 'active' | 'depleted' | 'expired' | 'voided';
+
+export interface GrantView {
+  readonly grantId: string;
+  readonly currency: string;
+  readonly source: GrantSource;
+  readonly amount: string;
+  readonly remaining: string;
+  readonly priority: number;
+  readonly effectiveAt: string;
+  /** null: never expires. */
+  readonly expiresAt: string | null;
+  readonly status: GrantStatus;
+  readonly subscriptionId: string | null;
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+export interface HoldView {
+  readonly holdId: string;
+  readonly currency: string;
+  readonly amount: string;
+  readonly feature: string | null;
+  readonly quantity: number | null;
+  readonly expiresAt: string | null;
+  readonly status: HoldState['status'];
+  readonly createdAt: string;
+}
+
+export interface SubscriptionView {
+  readonly subscriptionId: string;
+  readonly planId: string;
+  readonly status: 'active' | 'canceled';
+  readonly activatedAt: string;
+  readonly currentPeriodStart: string;
+  readonly currentPeriodEnd: string;
+  /** When renewals stop; null while it runs on. */
+  readonly endsAt: string | null;
+}
+
+/** Sums what an account holds at `atMs`. The state must already be advanced to `atMs`. */
+export function accountView(account: AccountState, atMs: number): CreditAccount {
+  let credit = 0n;
+  for (const grant of account.live) {
+    if (grant.status === 'active' && grant.effectiveAtMs <= atMs && grant.expiresAtMs > atMs) credit += grant.remaining;
+  }
+  const balance = credit - account.debt;
+  const d = account.decimals;
+  return {
+    currency: account.currency,
+    balance: formatAmount(balance, d),
+    held: formatAmount(account.held, d),
+    available: formatAmount(balance - account.held, d),
+    creditLimit: formatAmount(account.creditLimit, d),
+    debt: formatAmount(account.debt, d),
+  };
+}
+
+/** Minor-unit figures of an account at `atMs`, for decisions. */
+export function accountFigures(account: AccountState, atMs: number): { balance: bigint; spendable: bigint } {
+  let credit = 0n;
+  for (const grant of account.live) {
+    if (grant.status === 'active' && grant.effectiveAtMs <= atMs && grant.expiresAtMs > atMs) credit += grant.remaining;
+  }
+  const balance = credit - account.debt;
+  return { balance, spendable: balance - account.held + account.creditLimit };
+}
+
+export function grantView(grant: GrantState, decimals: number, atMs: number): GrantView {
+  return {
+    grantId: grant.grantId,
+    currency: grant.currency,
+    source: grant.source,
+    amount: formatAmount(grant.amount, decimals),
+    remaining: formatAmount(grant.remaining, decimals),
+    priority: grant.priority,
+    effectiveAt: iso(grant.effectiveAtMs),
+    expiresAt: Number.isFinite(grant.expiresAtMs) ? iso(grant.expiresAtMs) : null,
+    status: grantStatus(grant, atMs),
+    subscriptionId: grant.subscriptionId,
+    metadata: grant.metadata,
+  };
+}
+
+function grantStatus(grant: GrantState, atMs: number): GrantStatus {
+  if (grant.status !== 'active') return grant.status;
+  if (grant.effectiveAtMs > atMs) return 'pending';
+  if (grant.expiresAtMs <= atMs) return 'expired';
+  return grant.remaining === 0n ? 'depleted' : 'active';
+}
+
+export function holdView(hold: HoldState, decimals: number): HoldView {
+  return {
+    holdId: hold.holdId,
+    currency: hold.currency,
+    amount: formatAmount(hold.amount, decimals),
+    feature: hold.feature,
+    quantity: hold.quantity,
+    expiresAt: Number.isFinite(hold.expiresAtMs) ? iso(hold.expiresAtMs) : null,
+    status: hold.status,
+    createdAt: hold.createdAt,
+  };
+}
+
+export function subscriptionView(sub: SubscriptionState, atMs: number): SubscriptionView {
+  const ended = sub.endsAtMs <= atMs;
+  const cycle = Math.min(cycleAt(sub.anchorMs, sub.interval, atMs), sub.cycle);
+  return {
+    subscriptionId: sub.subscriptionId,
+    planId: sub.planId,
+    status: ended ? 'canceled' : 'active',
+    activatedAt: sub.activatedAt,
+    currentPeriodStart: iso(cycleStart(sub.anchorMs, sub.interval, cycle)),
+    currentPeriodEnd: iso(Math.min(cycleStart(sub.anchorMs, sub.interval, cycle + 1), sub.endsAtMs)),
+    endsAt: Number.isFinite(sub.endsAtMs) ? iso(sub.endsAtMs) : null,
+  };
+}
+
+/** All grants of a currency, oldest first. */
+export function grantsOf(state: CustomerState, currency: string): GrantState[] {
+  return [...state.grants.values()]
+    .filter((g) => g.currency === currency)
+    .sort((a, b) => a.effectiveAtMs - b.effectiveAtMs || (a.grantId < b.grantId ? -1 : 1));
+}

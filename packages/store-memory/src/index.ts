@@ -1,0 +1,89 @@
+import {
+  type AppendOptions,
+  type AppendResult,
+  assertAppendable,
+  ConcurrencyConflictError,
+  DuplicateIdempotencyKeyError,
+  type EventStore,
+  type NewEvent,
+  type Snapshot,
+  type StoredEvent,
+} from '@tally/core';
+
+/**
+ * The reference `EventStore`: everything in process memory, gone when the process ends.
+ * Events are deep-copied in and out, so callers can never change what was stored.
+ *
+ * @example
+ * const ledger = createLedger({ catalog, store: memoryStore() });
+ */
+export function memoryStore(): EventStore {
+  const streams = new Map<string, StoredEvent[]>();
+  const keys = new Map<string, Map<string, StoredEvent>>();
+  const snapshots = new Map<string, Snapshot>();
+  const all: StoredEvent[] = [];
+  let position = 0n;
+
+  return {
+    async append(streamId: string, events: readonly NewEvent[], options: AppendOptions): Promise<AppendResult> {
+      assertAppendable(streamId, events, options);
+      const stream = streams.get(streamId) ?? [];
+      if (stream.length !== options.expectedVersion) {
+        throw new ConcurrencyConflictError(streamId, options.expectedVersion, stream.length);
+      }
+      const streamKeys = keys.get(streamId) ?? new Map<string, StoredEvent>();
+      for (const event of events) {
+        const key = event.metadata.idempotencyKey;
+        if (key !== undefined && streamKeys.has(key)) throw new DuplicateIdempotencyKeyError(streamId, key);
+      }
+      let version = stream.length;
+      for (const event of events) {
+        position += 1n;
+        version += 1;
+        const stored: StoredEvent = { ...structuredClone(event), streamId, version, position };
+        stream.push(stored);
+        all.push(stored);
+        const key = event.metadata.idempotencyKey;
+        if (key !== undefined) streamKeys.set(key, stored);
+      }
+      streams.set(streamId, stream);
+      keys.set(streamId, streamKeys);
+      return { nextVersion: version, lastPosition: position };
+    },
+
+    async readStream(streamId, options = {}) {
+      const from = Math.max(1, options.fromVersion ?? 1);
+      return (streams.get(streamId) ?? []).slice(from - 1).map(copy);
+    },
+
+    async readAll(options = {}) {
+      const after = options.after ?? 0n;
+      const limit = options.limit ?? Number.POSITIVE_INFINITY;
+      const result: StoredEvent[] = [];
+      // Positions are dense here (position n is at index n - 1), so start right after `after`.
+      for (let i = Number(after); i < all.length && result.length < limit; i++) result.push(copy(all[i]!));
+      return result;
+    },
+
+    async findByIdempotencyKey(streamId, idempotencyKey) {
+      const found = keys.get(streamId)?.get(idempotencyKey);
+      return found === undefined ? null : copy(found);
+    },
+
+    async readSnapshot(streamId) {
+      const snapshot = snapshots.get(streamId);
+      return snapshot === undefined ? null : structuredClone(snapshot);
+    },
+
+    async writeSnapshot(snapshot) {
+      const current = snapshots.get(snapshot.streamId);
+      if (current === undefined || current.version < snapshot.version) {
+        snapshots.set(snapshot.streamId, structuredClone(snapshot));
+      }
+    },
+
+    async close() {},
+  };
+}
+
+const copy = (event: StoredEvent): StoredEvent => structuredClone(event);
