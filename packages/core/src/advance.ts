@@ -15,13 +15,19 @@ const MAX_DUE_INSTANTS = 10_000;
  * deterministic ids. Reads at T fold these without writing them; the next write stores them first.
  * Because both paths run this same function, what was read is exactly what gets written.
  */
-export function advance(state: CustomerState, toMs: number): { state: CustomerState; events: RecordedEvent[] } {
+export function advance(
+  state: CustomerState,
+  toMs: number,
+): { state: CustomerState; events: RecordedEvent[] } {
   const recorder = new Recorder(cloneState(state));
   for (let steps = 0; ; steps++) {
     const at = nextDueInstant(recorder.state, toMs);
     if (at === null) break;
     if (steps >= MAX_DUE_INSTANTS) {
-      throw new TallyError('invalid_time', `more than ${MAX_DUE_INSTANTS} scheduled instants are due; read in steps`);
+      throw new TallyError(
+        'invalid_time',
+        `more than ${MAX_DUE_INSTANTS} scheduled instants are due; read in steps`,
+      );
     }
     processInstant(recorder, at);
   }
@@ -36,7 +42,8 @@ function nextDueInstant(state: CustomerState, toMs: number): number | null {
       if (grant.status !== 'active') continue;
       if (grant.remaining > 0n && grant.expiresAtMs < next) next = grant.expiresAtMs;
       // A grant becoming effective pays off debt at that instant.
-      if (account.debt > 0n && grant.effectiveAtMs > lastMs && grant.effectiveAtMs < next) next = grant.effectiveAtMs;
+      if (account.debt > 0n && grant.effectiveAtMs > lastMs && grant.effectiveAtMs < next)
+        next = grant.effectiveAtMs;
     }
   }
   for (const sub of state.subscriptions.values()) {
@@ -70,7 +77,8 @@ function processInstant(recorder: Recorder, atMs: number): void {
   const expiring = [];
   for (const account of state.accounts.values()) {
     for (const grant of account.live) {
-      if (grant.status === 'active' && grant.remaining > 0n && grant.expiresAtMs <= atMs) expiring.push(grant);
+      if (grant.status === 'active' && grant.remaining > 0n && grant.expiresAtMs <= atMs)
+        expiring.push(grant);
     }
   }
   expiring.sort((a, b) => (a.grantId < b.grantId ? -1 : 1));
@@ -79,7 +87,11 @@ function processInstant(recorder: Recorder, atMs: number): void {
     recorder.record(
       {
         type: 'grant_expired',
-        data: { grantId: grant.grantId, currency: grant.currency, amount: formatAmount(grant.remaining, decimals) },
+        data: {
+          grantId: grant.grantId,
+          currency: grant.currency,
+          amount: formatAmount(grant.remaining, decimals),
+        },
       },
       `${grant.grantId}:expired`,
       at,
@@ -108,7 +120,8 @@ function processInstant(recorder: Recorder, atMs: number): void {
 
   const customerId = state.customer?.customerId ?? '';
   for (const account of state.accounts.values()) {
-    if (account.debt > 0n) settleDebt(recorder, account.currency, atMs, at, `${customerId}:${account.currency}:settle:${at}`);
+    if (account.debt > 0n)
+      settleDebt(recorder, account.currency, atMs, at, `${customerId}:${account.currency}:settle:${at}`);
   }
 }
 
@@ -153,7 +166,12 @@ export function renew(
       at,
     );
   }
-  const grantRule = (ruleIndex: number, amount: string, source: 'plan' | 'rollover', suffix: string): void => {
+  const grantRule = (
+    ruleIndex: number,
+    amount: string,
+    source: 'plan' | 'rollover',
+    suffix: string,
+  ): void => {
     const rule = sub.rules[ruleIndex]!;
     const grantId = `${sub.subscriptionId}_c${cycle}_${suffix}${ruleIndex}`;
     recorder.record(
@@ -177,7 +195,9 @@ export function renew(
       at,
     );
   };
-  sub.rules.forEach((rule, ruleIndex) => grantRule(ruleIndex, rule.amount, 'plan', 'g'));
+  sub.rules.forEach((rule, ruleIndex) => {
+    grantRule(ruleIndex, rule.amount, 'plan', 'g');
+  });
   for (const [ruleIndex, carry] of carries) {
     const decimals = recorder.state.accounts.get(sub.rules[ruleIndex]!.currency)!.decimals;
     grantRule(ruleIndex, formatAmount(carry, decimals), 'rollover', 'r');

@@ -140,7 +140,8 @@ export function defineCatalog(input: CatalogInput): Catalog {
     if (!isObject(raw)) fail(field, 'must be an object');
     const id = catalogId(raw.id, `${field}.id`);
     if (plans.has(id)) fail(`${field}.id`, `duplicates plan ${quote(id)}`);
-    if (!INTERVALS.includes(raw.interval)) fail(`${field}.interval`, `must be one of ${INTERVALS.join(', ')}`);
+    if (!INTERVALS.includes(raw.interval))
+      fail(`${field}.interval`, `must be one of ${INTERVALS.join(', ')}`);
     const price = raw.price === undefined ? null : parseRate(raw.price, `${field}.price`);
     const grants = list(raw.grants, `${field}.grants`).map((rule, j): PlanGrantRule => {
       const at = `${field}.grants[${j}]`;
@@ -152,7 +153,8 @@ export function defineCatalog(input: CatalogInput): Catalog {
         fail(`${at}.priority`, `must be an integer from 0 to ${MAX_PRIORITY}`);
       }
       const expires = rule.expires ?? 'cycle_end';
-      if (expires !== 'cycle_end' && expires !== 'never') fail(`${at}.expires`, "must be 'cycle_end' or 'never'");
+      if (expires !== 'cycle_end' && expires !== 'never')
+        fail(`${at}.expires`, "must be 'cycle_end' or 'never'");
       let rollover: PlanGrantRule['rollover'] = null;
       if (rule.rollover !== undefined) {
         if (expires !== 'cycle_end') fail(`${at}.rollover`, "needs expires: 'cycle_end'");

@@ -33,30 +33,69 @@ export interface LedgerEntry {
   readonly reason: string | null;
 }
 
-type Line = Omit<LedgerEntry, 'balance' | 'amount' | 'held'> & { amount: bigint; held: bigint; atMs: number; seq: number };
+type Line = Omit<LedgerEntry, 'balance' | 'amount' | 'held'> & {
+  amount: bigint;
+  held: bigint;
+  atMs: number;
+  seq: number;
+};
 
 /**
  * The statement of one currency up to `toMs`, oldest first, with a running balance. A grant is dated
  * when it becomes effective, so a future top-up appears when it starts to count; everything else is
  * dated when it happened. The last running balance equals the account's balance at `toMs`.
  */
-export function ledgerEntries(events: readonly RecordedEvent[], currency: string, toMs: number): LedgerEntry[] {
+export function ledgerEntries(
+  events: readonly RecordedEvent[],
+  currency: string,
+  toMs: number,
+): LedgerEntry[] {
   const lines: Line[] = [];
   const effectiveAt = new Map<string, string>();
   let decimals: number | null = null;
-  const base = { grantId: null, usageId: null, holdId: null, feature: null, quantity: null, source: null, reason: null };
-  const push = (event: RecordedEvent, kind: EntryKind, amount: string, at: string, extra: Partial<Line>, held = 0n) => {
+  const base = {
+    grantId: null,
+    usageId: null,
+    holdId: null,
+    feature: null,
+    quantity: null,
+    source: null,
+    reason: null,
+  };
+  const push = (
+    event: RecordedEvent,
+    kind: EntryKind,
+    amount: string,
+    at: string,
+    extra: Partial<Line>,
+    held = 0n,
+  ) => {
     decimals ??= decimalsOf(amount);
     const sign = kind === 'usage' || kind === 'expiry' || kind === 'void' ? -1n : 1n;
-    const moves = kind === 'hold' || kind === 'hold_release' || kind === 'debt_settlement' ? 0n : sign * toMinor(amount);
-    lines.push({ ...base, ...extra, entryId: event.id, kind, currency, amount: moves, held, at, atMs: Date.parse(at), seq: lines.length });
+    const moves =
+      kind === 'hold' || kind === 'hold_release' || kind === 'debt_settlement' ? 0n : sign * toMinor(amount);
+    lines.push({
+      ...base,
+      ...extra,
+      entryId: event.id,
+      kind,
+      currency,
+      amount: moves,
+      held,
+      at,
+      atMs: Date.parse(at),
+      seq: lines.length,
+    });
   };
   for (const event of events) {
     if (!('currency' in event.data) || event.data.currency !== currency) continue;
     switch (event.type) {
       case 'credits_granted':
         effectiveAt.set(event.data.grantId, event.data.effectiveAt);
-        push(event, 'grant', event.data.amount, event.data.effectiveAt, { grantId: event.data.grantId, source: event.data.source });
+        push(event, 'grant', event.data.amount, event.data.effectiveAt, {
+          grantId: event.data.grantId,
+          source: event.data.source,
+        });
         break;
       case 'credits_deducted':
         push(event, 'usage', event.data.cost, event.at, {
@@ -72,21 +111,41 @@ export function ledgerEntries(events: readonly RecordedEvent[], currency: string
       case 'grant_voided': {
         // Voiding a grant that has not started yet takes effect, in the statement, when it would have.
         const starts = effectiveAt.get(event.data.grantId) ?? event.at;
-        push(event, 'void', event.data.amount, starts > event.at ? starts : event.at, { grantId: event.data.grantId, reason: event.data.reason });
+        push(event, 'void', event.data.amount, starts > event.at ? starts : event.at, {
+          grantId: event.data.grantId,
+          reason: event.data.reason,
+        });
         break;
       }
       case 'usage_reversed': {
         let returned = toMinor(event.data.debtCleared);
         for (const r of event.data.restored) returned += toMinor(r.amount);
         const d = decimalsOf(event.data.debtCleared);
-        push(event, 'reversal', formatAmount(returned, d), event.at, { usageId: event.data.usageId, reason: event.data.reason });
+        push(event, 'reversal', formatAmount(returned, d), event.at, {
+          usageId: event.data.usageId,
+          reason: event.data.reason,
+        });
         break;
       }
       case 'credits_held':
-        push(event, 'hold', event.data.amount, event.at, { holdId: event.data.holdId, feature: event.data.feature, quantity: event.data.quantity }, toMinor(event.data.amount));
+        push(
+          event,
+          'hold',
+          event.data.amount,
+          event.at,
+          { holdId: event.data.holdId, feature: event.data.feature, quantity: event.data.quantity },
+          toMinor(event.data.amount),
+        );
         break;
       case 'hold_released':
-        push(event, 'hold_release', event.data.amount, event.at, { holdId: event.data.holdId, reason: event.data.reason }, -toMinor(event.data.amount));
+        push(
+          event,
+          'hold_release',
+          event.data.amount,
+          event.at,
+          { holdId: event.data.holdId, reason: event.data.reason },
+          -toMinor(event.data.amount),
+        );
         break;
       case 'debt_settled':
         push(event, 'debt_settlement', event.data.amount, event.at, {});
@@ -102,6 +161,11 @@ export function ledgerEntries(events: readonly RecordedEvent[], currency: string
     .sort((a, b) => a.atMs - b.atMs || a.seq - b.seq)
     .map(({ atMs: _atMs, seq: _seq, amount, held, ...line }) => {
       balance += amount;
-      return { ...line, amount: formatAmount(amount, d), held: formatAmount(held, d), balance: formatAmount(balance, d) };
+      return {
+        ...line,
+        amount: formatAmount(amount, d),
+        held: formatAmount(held, d),
+        balance: formatAmount(balance, d),
+      };
     });
 }

@@ -101,7 +101,11 @@ export class DuplicateIdempotencyKeyError extends Error {
 }
 
 /** Checks what every adapter must check before writing, so the rules live in one place. */
-export function assertAppendable(streamId: string, events: readonly NewEvent[], options: AppendOptions): void {
+export function assertAppendable(
+  streamId: string,
+  events: readonly NewEvent[],
+  options: AppendOptions,
+): void {
   if (streamId.length === 0) throw new TypeError('streamId must not be empty');
   if (!Number.isSafeInteger(options.expectedVersion) || options.expectedVersion < 0) {
     throw new TypeError(`expectedVersion must be a non-negative integer, got ${options.expectedVersion}`);

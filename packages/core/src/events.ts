@@ -146,7 +146,11 @@ export interface CreditLimitSet {
 
 export interface DebtSettled {
   readonly type: 'debt_settled';
-  readonly data: { readonly currency: string; readonly amount: string; readonly allocations: readonly Allocation[] };
+  readonly data: {
+    readonly currency: string;
+    readonly amount: string;
+    readonly allocations: readonly Allocation[];
+  };
 }
 
 export type TallyEvent =
@@ -168,9 +172,6 @@ export type TallyEventType = TallyEvent['type'];
 
 /** An event with the time it happened and its id: the unit `evolve` folds. */
 export type RecordedEvent = TallyEvent & { readonly id: string; readonly at: string };
-
-/** Current shape version of every event type's `data`. */
-export const EVENT_SCHEMA_VERSION = 1;
 
 export const EVENT_TYPES: ReadonlySet<string> = new Set<TallyEventType>([
   'customer_created',

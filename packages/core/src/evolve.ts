@@ -1,7 +1,14 @@
 import { TallyError } from './errors.js';
 import type { RecordedEvent } from './events.js';
 import { decimalsOf, toMinor } from './money.js';
-import { type AccountState, type CustomerState, cloneState, type GrantState, initialState } from './state.js';
+import {
+  type AccountState,
+  type CustomerState,
+  cloneState,
+  type GrantState,
+  initialState,
+  writableGrant,
+} from './state.js';
 
 /**
  * Folds one event into `state` in place. This is the hot path of every balance read, so it does only
@@ -11,7 +18,8 @@ export function applyEvent(state: CustomerState, event: RecordedEvent): Customer
   switch (event.type) {
     case 'credits_deducted': {
       const data = event.data;
-      for (const allocation of data.allocations) spend(state, event, allocation.grantId, toMinor(allocation.amount));
+      for (const allocation of data.allocations)
+        spend(state, event, allocation.grantId, toMinor(allocation.amount));
       const debt = toMinor(data.debt);
       if (debt !== 0n) account(state, data.currency, data.cost).debt += debt;
       break;
@@ -43,7 +51,7 @@ export function applyEvent(state: CustomerState, event: RecordedEvent): Customer
     }
     case 'grant_expired':
     case 'grant_voided': {
-      const grant = grantOf(state, event, event.data.grantId);
+      const grant = writableGrant(state, grantOf(state, event, event.data.grantId));
       spend(state, event, grant.grantId, toMinor(event.data.amount));
       grant.status = event.type === 'grant_expired' ? 'expired' : 'voided';
       grant.endedAt = event.at;
@@ -51,7 +59,8 @@ export function applyEvent(state: CustomerState, event: RecordedEvent): Customer
     }
     case 'debt_settled': {
       const data = event.data;
-      for (const allocation of data.allocations) spend(state, event, allocation.grantId, toMinor(allocation.amount));
+      for (const allocation of data.allocations)
+        spend(state, event, allocation.grantId, toMinor(allocation.amount));
       const acc = account(state, data.currency, data.amount);
       acc.debt -= toMinor(data.amount);
       if (acc.debt < 0n) corrupt(event, 'settles more debt than the account owes');
@@ -61,9 +70,10 @@ export function applyEvent(state: CustomerState, event: RecordedEvent): Customer
       const data = event.data;
       const acc = account(state, data.currency, data.debtCleared);
       for (const allocation of data.restored) {
-        const grant = grantOf(state, event, allocation.grantId);
+        const grant = writableGrant(state, grantOf(state, event, allocation.grantId));
         grant.remaining += toMinor(allocation.amount);
-        if (grant.remaining > grant.amount) corrupt(event, `grant ${grant.grantId} would hold more than it granted`);
+        if (grant.remaining > grant.amount)
+          corrupt(event, `grant ${grant.grantId} would hold more than it granted`);
         if (!grant.inLive) {
           grant.inLive = true;
           acc.live.push(grant);
@@ -132,9 +142,13 @@ export function applyEvent(state: CustomerState, event: RecordedEvent): Customer
       break;
     default: {
       const unknown = event as { type: unknown; id: unknown };
-      throw new TallyError('unknown_event', `event ${String(unknown.id)} has unknown type ${String(unknown.type)}`, {
-        details: { eventId: unknown.id, type: unknown.type },
-      });
+      throw new TallyError(
+        'unknown_event',
+        `event ${String(unknown.id)} has unknown type ${String(unknown.type)}`,
+        {
+          details: { eventId: unknown.id, type: unknown.type },
+        },
+      );
     }
   }
   state.version += 1;

@@ -24,16 +24,24 @@ export function parseAmount(value: unknown, decimals: number, field: string): bi
   }
   const match = DECIMAL_PATTERN.exec(value);
   if (match === null) {
-    throw new TallyError('invalid_amount', `${field} must be a non-negative decimal string, got ${quote(value)}`, {
-      field,
-    });
+    throw new TallyError(
+      'invalid_amount',
+      `${field} must be a non-negative decimal string, got ${quote(value)}`,
+      {
+        field,
+      },
+    );
   }
   const whole = match[1]!;
   const fraction = match[2] ?? '';
   if (whole.length > MAX_INTEGER_DIGITS) {
-    throw new TallyError('invalid_amount', `${field} is too large: at most ${MAX_INTEGER_DIGITS} integer digits`, {
-      field,
-    });
+    throw new TallyError(
+      'invalid_amount',
+      `${field} is too large: at most ${MAX_INTEGER_DIGITS} integer digits`,
+      {
+        field,
+      },
+    );
   }
   if (fraction.length > decimals) {
     throw new TallyError(
@@ -94,9 +102,13 @@ export function costMinor(perUnit: string, quantity: number, decimals: number, r
 /** Validates a decimal-string rate that may be finer than the currency (a per-unit price). */
 export function parseRate(value: unknown, field: string): string {
   if (typeof value !== 'string' || DECIMAL_PATTERN.exec(value) === null) {
-    throw new TallyError('invalid_catalog', `${field} must be a non-negative decimal string, got ${quote(value)}`, {
-      field,
-    });
+    throw new TallyError(
+      'invalid_catalog',
+      `${field} must be a non-negative decimal string, got ${quote(value)}`,
+      {
+        field,
+      },
+    );
   }
   const [whole = '', fraction = ''] = value.split('.');
   if (whole.length > MAX_INTEGER_DIGITS || fraction.length > 36) {

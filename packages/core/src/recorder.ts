@@ -1,5 +1,5 @@
-import { applyEvent } from './evolve.js';
 import type { RecordedEvent, TallyEvent } from './events.js';
+import { applyEvent } from './evolve.js';
 import type { CustomerState } from './state.js';
 
 /**

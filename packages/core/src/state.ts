@@ -96,18 +96,26 @@ export function initialState(): CustomerState {
   };
 }
 
-/** A deep copy, so a command can be decided on a scratch state and thrown away if the append fails. */
+/**
+ * A copy a command can be decided on and thrown away if the append fails. Only what can still change
+ * is copied: grants outside the live lists and finished holds are shared, and the fold copies such a
+ * grant before touching it (see `writableGrant`), so a long history does not make every write slower.
+ */
 export function cloneState(state: CustomerState): CustomerState {
-  const grants = new Map<string, GrantState>();
-  for (const [id, grant] of state.grants) grants.set(id, { ...grant });
+  const grants = new Map(state.grants);
   const accounts = new Map<string, AccountState>();
   for (const [code, account] of state.accounts) {
-    accounts.set(code, { ...account, live: account.live.map((g) => grants.get(g.grantId)!) });
+    const live = account.live.map((grant) => {
+      const copy = { ...grant };
+      grants.set(copy.grantId, copy);
+      return copy;
+    });
+    accounts.set(code, { ...account, live });
   }
   const subscriptions = new Map<string, SubscriptionState>();
   for (const [id, sub] of state.subscriptions) subscriptions.set(id, { ...sub });
-  const holds = new Map<string, HoldState>();
-  for (const [id, hold] of state.holds) holds.set(id, { ...hold });
+  const holds = new Map(state.holds);
+  for (const [id, hold] of holds) if (hold.status === 'active') holds.set(id, { ...hold });
   return {
     customer: state.customer,
     grants,
@@ -118,6 +126,14 @@ export function cloneState(state: CustomerState): CustomerState {
     version: state.version,
     lastAt: state.lastAt,
   };
+}
+
+/** The grant, safe to change: one outside the live lists may be shared with a clone, so copy it first. */
+export function writableGrant(state: CustomerState, grant: GrantState): GrantState {
+  if (grant.inLive) return grant;
+  const copy = { ...grant };
+  state.grants.set(copy.grantId, copy);
+  return copy;
 }
 
 /** Shape version of `toSnapshotState`'s output; bump it when the state shape changes. */
@@ -141,7 +157,10 @@ export function toSnapshotState(state: CustomerState): unknown {
       creditLimit: a.creditLimit.toString(),
       held: a.held.toString(),
     })),
-    subscriptions: [...state.subscriptions.values()].map((s) => ({ ...s, endsAtMs: finiteOrNull(s.endsAtMs) })),
+    subscriptions: [...state.subscriptions.values()].map((s) => ({
+      ...s,
+      endsAtMs: finiteOrNull(s.endsAtMs),
+    })),
     holds: [...state.holds.values()].map((h) => ({
       ...h,
       amount: h.amount.toString(),
@@ -160,7 +179,14 @@ interface SnapshotShape {
     remaining: string;
     expiresAtMs: number | null;
   })[];
-  accounts: { currency: string; decimals: number; live: string[]; debt: string; creditLimit: string; held: string }[];
+  accounts: {
+    currency: string;
+    decimals: number;
+    live: string[];
+    debt: string;
+    creditLimit: string;
+    held: string;
+  }[];
   subscriptions: (Omit<SubscriptionState, 'endsAtMs'> & { endsAtMs: number | null })[];
   holds: (Omit<HoldState, 'amount' | 'expiresAtMs'> & { amount: string; expiresAtMs: number | null })[];
   reversedUsages: string[];

@@ -17,9 +17,13 @@ export function parseTime(value: unknown, field: string): number {
   else if (typeof value === 'string' && /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2}))?$/.test(value)) {
     ms = Date.parse(value);
   } else {
-    throw new TallyError('invalid_time', `${field} must be a Date or an ISO-8601 string, got ${quote(value)}`, {
-      field,
-    });
+    throw new TallyError(
+      'invalid_time',
+      `${field} must be a Date or an ISO-8601 string, got ${quote(value)}`,
+      {
+        field,
+      },
+    );
   }
   if (!Number.isFinite(ms) || ms < MIN_MS || ms > MAX_MS) {
     throw new TallyError('invalid_time', `${field} is not a valid instant between 1970 and 9999`, { field });

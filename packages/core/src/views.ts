@@ -1,7 +1,7 @@
+import type { GrantSource } from './events.js';
 import { formatAmount } from './money.js';
 import type { AccountState, CustomerState, GrantState, HoldState, SubscriptionState } from './state.js';
 import { cycleAt, cycleStart, iso } from './time.js';
-import type { GrantSource } from './events.js';
 
 /** A customer's credit account in one currency, as of an instant. */
 export interface CreditAccount {
@@ -61,7 +61,8 @@ export interface SubscriptionView {
 export function accountView(account: AccountState, atMs: number): CreditAccount {
   let credit = 0n;
   for (const grant of account.live) {
-    if (grant.status === 'active' && grant.effectiveAtMs <= atMs && grant.expiresAtMs > atMs) credit += grant.remaining;
+    if (grant.status === 'active' && grant.effectiveAtMs <= atMs && grant.expiresAtMs > atMs)
+      credit += grant.remaining;
   }
   const balance = credit - account.debt;
   const d = account.decimals;
@@ -79,7 +80,8 @@ export function accountView(account: AccountState, atMs: number): CreditAccount 
 export function accountFigures(account: AccountState, atMs: number): { balance: bigint; spendable: bigint } {
   let credit = 0n;
   for (const grant of account.live) {
-    if (grant.status === 'active' && grant.effectiveAtMs <= atMs && grant.expiresAtMs > atMs) credit += grant.remaining;
+    if (grant.status === 'active' && grant.effectiveAtMs <= atMs && grant.expiresAtMs > atMs)
+      credit += grant.remaining;
   }
   const balance = credit - account.debt;
   return { balance, spendable: balance - account.held + account.creditLimit };

@@ -25,7 +25,11 @@ export function memoryStore(): EventStore {
   let position = 0n;
 
   return {
-    async append(streamId: string, events: readonly NewEvent[], options: AppendOptions): Promise<AppendResult> {
+    async append(
+      streamId: string,
+      events: readonly NewEvent[],
+      options: AppendOptions,
+    ): Promise<AppendResult> {
       assertAppendable(streamId, events, options);
       const stream = streams.get(streamId) ?? [];
       if (stream.length !== options.expectedVersion) {

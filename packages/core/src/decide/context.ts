@@ -19,7 +19,8 @@ export interface DecideContext {
 export type Decision<C, R> = (recorder: Recorder, command: C, context: DecideContext) => R;
 
 export function requireCustomer(state: CustomerState): CustomerInfo {
-  if (state.customer === null) throw new TallyError('unknown_customer', 'no customer with this id', { field: 'customerId' });
+  if (state.customer === null)
+    throw new TallyError('unknown_customer', 'no customer with this id', { field: 'customerId' });
   return state.customer;
 }
 
@@ -33,7 +34,8 @@ export function currencyOf(catalog: Catalog, code: string, field = 'currency'): 
 
 export function featureOf(catalog: Catalog, key: string): Feature {
   const feature = catalog.features.get(key);
-  if (feature === undefined) throw new TallyError('unknown_feature', `the catalog has no feature ${quote(key)}`, { field: 'feature' });
+  if (feature === undefined)
+    throw new TallyError('unknown_feature', `the catalog has no feature ${quote(key)}`, { field: 'feature' });
   return feature;
 }
 
@@ -41,11 +43,17 @@ export function featureOf(catalog: Catalog, key: string): Feature {
 const MAX_COST_DIGITS = 18;
 
 /** The resolved cost of `quantity` units of a feature, rounded once by the currency's rule. */
-export function featureCost(catalog: Catalog, feature: Feature, quantity: number): { currency: Currency; cost: bigint } {
+export function featureCost(
+  catalog: Catalog,
+  feature: Feature,
+  quantity: number,
+): { currency: Currency; cost: bigint } {
   const currency = currencyOf(catalog, feature.currency);
   const cost = costMinor(feature.perUnit, quantity, currency.decimals, currency.rounding);
   if (cost.toString().length > MAX_COST_DIGITS + currency.decimals) {
-    throw new TallyError('invalid_quantity', `quantity ${quantity} makes a cost too large to record`, { field: 'quantity' });
+    throw new TallyError('invalid_quantity', `quantity ${quantity} makes a cost too large to record`, {
+      field: 'quantity',
+    });
   }
   return { currency, cost };
 }
@@ -58,7 +66,14 @@ export function amountIn(currency: Currency, value: string, field: string): bigi
 export function accountFor(recorder: Recorder, currency: Currency): AccountState {
   const existing = recorder.state.accounts.get(currency.code);
   if (existing !== undefined) return existing;
-  const account: AccountState = { currency: currency.code, decimals: currency.decimals, live: [], debt: 0n, creditLimit: 0n, held: 0n };
+  const account: AccountState = {
+    currency: currency.code,
+    decimals: currency.decimals,
+    live: [],
+    debt: 0n,
+    creditLimit: 0n,
+    held: 0n,
+  };
   recorder.state.accounts.set(currency.code, account);
   return account;
 }

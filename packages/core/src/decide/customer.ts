@@ -1,9 +1,8 @@
 import { TallyError } from '../errors.js';
-import type { CreateCustomer, SetCreditLimit } from './commands.js';
-import { amountIn, currencyOf, type Decision, requireCustomer } from './context.js';
 import { formatAmount } from '../money.js';
 import { accountView, type CreditAccount } from '../views.js';
-import { accountFor } from './context.js';
+import type { CreateCustomer, SetCreditLimit } from './commands.js';
+import { accountFor, amountIn, currencyOf, type Decision, requireCustomer } from './context.js';
 
 export interface CustomerResult {
   readonly customerId: string;
@@ -14,7 +13,9 @@ export interface CustomerResult {
 
 export const createCustomer: Decision<CreateCustomer, CustomerResult> = (recorder, command, context) => {
   if (recorder.state.customer !== null) {
-    throw new TallyError('customer_exists', `customer ${command.customerId} already exists`, { field: 'customerId' });
+    throw new TallyError('customer_exists', `customer ${command.customerId} already exists`, {
+      field: 'customerId',
+    });
   }
   recorder.record(
     {
@@ -33,7 +34,10 @@ export const setCreditLimit: Decision<SetCreditLimit, CreditAccount> = (recorder
   const currency = currencyOf(context.catalog, command.currency);
   const limit = amountIn(currency, command.limit, 'limit');
   recorder.record(
-    { type: 'credit_limit_set', data: { currency: currency.code, limit: formatAmount(limit, currency.decimals) } },
+    {
+      type: 'credit_limit_set',
+      data: { currency: currency.code, limit: formatAmount(limit, currency.decimals) },
+    },
     context.newId('evt'),
     context.now,
   );

@@ -19,7 +19,8 @@ export const grant: Decision<Grant, GrantResult> = (recorder, command, context) 
   requireCustomer(recorder.state);
   const currency = currencyOf(context.catalog, command.currency);
   const amount = amountIn(currency, command.amount, 'amount');
-  if (amount === 0n) throw new TallyError('invalid_amount', 'amount must be greater than zero', { field: 'amount' });
+  if (amount === 0n)
+    throw new TallyError('invalid_amount', 'amount must be greater than zero', { field: 'amount' });
   const effectiveAtMs = command.effectiveAtMs ?? context.nowMs;
   if (effectiveAtMs < context.nowMs) {
     throw new TallyError('invalid_time', 'effectiveAt must not be in the past', { field: 'effectiveAt' });
@@ -51,7 +52,10 @@ export const grant: Decision<Grant, GrantResult> = (recorder, command, context) 
   );
   settleAll(recorder, context);
   const made = recorder.state.grants.get(grantId)!;
-  return { ...grantView(made, currency.decimals, context.nowMs), account: accountView(account, context.nowMs) };
+  return {
+    ...grantView(made, currency.decimals, context.nowMs),
+    account: accountView(account, context.nowMs),
+  };
 };
 
 /** Takes back what is left of a grant (spent credit stays spent). Voiding twice is refused. */
@@ -62,9 +66,13 @@ export const voidGrant: Decision<VoidGrant, GrantView> = (recorder, command, con
     throw new TallyError('unknown_grant', `no grant ${quote(command.grantId)}`, { field: 'grantId' });
   }
   if (target.status !== 'active' || target.expiresAtMs <= context.nowMs) {
-    throw new TallyError('unknown_grant', `grant ${command.grantId} has already ${target.status === 'voided' ? 'been voided' : 'expired'}`, {
-      field: 'grantId',
-    });
+    throw new TallyError(
+      'unknown_grant',
+      `grant ${command.grantId} has already ${target.status === 'voided' ? 'been voided' : 'expired'}`,
+      {
+        field: 'grantId',
+      },
+    );
   }
   const decimals = recorder.state.accounts.get(target.currency)!.decimals;
   recorder.record(

@@ -46,9 +46,17 @@ export const hold: Decision<Hold, HoldResult> = (recorder, command, context) => 
   const account = accountFor(recorder, currency);
   const { spendable } = accountFigures(account, context.nowMs);
   if (amount > spendable) {
-    throw new TallyError('insufficient_credits', `hold of ${formatAmount(amount, currency.decimals)} ${currency.code} exceeds the available ${formatAmount(spendable, currency.decimals)}`, {
-      details: { cost: formatAmount(amount, currency.decimals), available: formatAmount(spendable, currency.decimals), currency: currency.code },
-    });
+    throw new TallyError(
+      'insufficient_credits',
+      `hold of ${formatAmount(amount, currency.decimals)} ${currency.code} exceeds the available ${formatAmount(spendable, currency.decimals)}`,
+      {
+        details: {
+          cost: formatAmount(amount, currency.decimals),
+          available: formatAmount(spendable, currency.decimals),
+          currency: currency.code,
+        },
+      },
+    );
   }
   const holdId = context.newId('hold');
   recorder.record(
@@ -66,7 +74,10 @@ export const hold: Decision<Hold, HoldResult> = (recorder, command, context) => 
     context.newId('evt'),
     context.now,
   );
-  return { ...holdView(recorder.state.holds.get(holdId)!, currency.decimals), account: accountView(account, context.nowMs) };
+  return {
+    ...holdView(recorder.state.holds.get(holdId)!, currency.decimals),
+    account: accountView(account, context.nowMs),
+  };
 };
 
 /**
@@ -79,7 +90,11 @@ export const captureHold: Decision<CaptureHold, UsageResult> = (recorder, comman
   let cost = target.amount;
   if (command.quantity !== null) {
     if (target.feature === null) {
-      throw new TallyError('invalid_input', 'this hold is for an amount: capture it with amount, not quantity', { field: 'quantity' });
+      throw new TallyError(
+        'invalid_input',
+        'this hold is for an amount: capture it with amount, not quantity',
+        { field: 'quantity' },
+      );
     }
     cost = featureCost(context.catalog, featureOf(context.catalog, target.feature), command.quantity).cost;
   } else if (command.amount !== null) {
@@ -89,16 +104,29 @@ export const captureHold: Decision<CaptureHold, UsageResult> = (recorder, comman
   // The deduction may use the held credit itself, so check against spendable plus this hold.
   const { spendable } = accountFigures(account, context.nowMs);
   if (cost > spendable + target.amount) {
-    throw new TallyError('insufficient_credits', `capture of ${formatAmount(cost, currency.decimals)} exceeds the hold plus what is available`, {
-      details: { cost: formatAmount(cost, currency.decimals), available: formatAmount(spendable + target.amount, currency.decimals), currency: currency.code },
-    });
+    throw new TallyError(
+      'insufficient_credits',
+      `capture of ${formatAmount(cost, currency.decimals)} exceeds the hold plus what is available`,
+      {
+        details: {
+          cost: formatAmount(cost, currency.decimals),
+          available: formatAmount(spendable + target.amount, currency.decimals),
+          currency: currency.code,
+        },
+      },
+    );
   }
   release(recorder, target, 'captured', context);
   return deduct(
     recorder,
     account,
     cost,
-    { feature: target.feature, quantity: command.quantity ?? target.quantity, holdId: target.holdId, metadata: command.metadata },
+    {
+      feature: target.feature,
+      quantity: command.quantity ?? target.quantity,
+      holdId: target.holdId,
+      metadata: command.metadata,
+    },
     context,
   );
 };
@@ -113,17 +141,35 @@ export const releaseHold: Decision<ReleaseHold, HoldResult> = (recorder, command
 function activeHold(recorder: Recorder, holdId: string, context: DecideContext): HoldState {
   requireCustomer(recorder.state);
   const target = recorder.state.holds.get(holdId);
-  if (target === undefined) throw new TallyError('unknown_hold', `no hold ${quote(holdId)}`, { field: 'holdId' });
+  if (target === undefined)
+    throw new TallyError('unknown_hold', `no hold ${quote(holdId)}`, { field: 'holdId' });
   if (target.status !== 'active' || target.expiresAtMs <= context.nowMs) {
-    throw new TallyError('hold_not_active', `hold ${holdId} is ${target.status === 'active' ? 'expired' : target.status}`, { field: 'holdId' });
+    throw new TallyError(
+      'hold_not_active',
+      `hold ${holdId} is ${target.status === 'active' ? 'expired' : target.status}`,
+      { field: 'holdId' },
+    );
   }
   return target;
 }
 
-function release(recorder: Recorder, target: HoldState, reason: 'released' | 'captured', context: DecideContext): void {
+function release(
+  recorder: Recorder,
+  target: HoldState,
+  reason: 'released' | 'captured',
+  context: DecideContext,
+): void {
   const decimals = recorder.state.accounts.get(target.currency)!.decimals;
   recorder.record(
-    { type: 'hold_released', data: { holdId: target.holdId, currency: target.currency, amount: formatAmount(target.amount, decimals), reason } },
+    {
+      type: 'hold_released',
+      data: {
+        holdId: target.holdId,
+        currency: target.currency,
+        amount: formatAmount(target.amount, decimals),
+        reason,
+      },
+    },
     context.newId('evt'),
     context.now,
   );

@@ -21,7 +21,8 @@ export const subscribe: Decision<Subscribe, SubscribeResult> = (recorder, comman
 
 function activate(recorder: Recorder, planId: string, context: DecideContext): SubscribeResult {
   const plan = context.catalog.plans.get(planId);
-  if (plan === undefined) throw new TallyError('unknown_plan', `the catalog has no plan ${quote(planId)}`, { field: 'planId' });
+  if (plan === undefined)
+    throw new TallyError('unknown_plan', `the catalog has no plan ${quote(planId)}`, { field: 'planId' });
   const subscriptionId = context.newId('sub');
   recorder.record(
     {
@@ -41,7 +42,9 @@ function activate(recorder: Recorder, planId: string, context: DecideContext): S
   const sub = recorder.state.subscriptions.get(subscriptionId)!;
   const before = recorder.events.length;
   renew(recorder, sub, 0, new Map(), context.now);
-  const grantIds = recorder.events.slice(before).flatMap((e) => (e.type === 'credits_granted' ? [e.data.grantId] : []));
+  const grantIds = recorder.events
+    .slice(before)
+    .flatMap((e) => (e.type === 'credits_granted' ? [e.data.grantId] : []));
   settleAll(recorder, context);
   return { ...subscriptionView(sub, context.nowMs), grantIds };
 }
@@ -50,7 +53,11 @@ function activate(recorder: Recorder, planId: string, context: DecideContext): S
  * Stops renewals. `at: 'now'` ends it at once, `'cycle_end'` at the end of the current cycle. The cycle's
  * plan credits stay usable until their own expiry unless `expireCredits` is set, which expires them now.
  */
-export const cancelSubscription: Decision<CancelSubscription, SubscriptionView> = (recorder, command, context) => {
+export const cancelSubscription: Decision<CancelSubscription, SubscriptionView> = (
+  recorder,
+  command,
+  context,
+) => {
   const sub = activeSubscription(recorder, command.subscriptionId, context);
   const endsAtMs =
     command.at === 'now' ? context.nowMs : cycleStart(sub.anchorMs, sub.interval, sub.cycle + 1);
@@ -69,38 +76,63 @@ export const cancelSubscription: Decision<CancelSubscription, SubscriptionView> 
  */
 export const changePlan: Decision<ChangePlan, SubscribeResult> = (recorder, command, context) => {
   if (!context.catalog.plans.has(command.planId)) {
-    throw new TallyError('unknown_plan', `the catalog has no plan ${quote(command.planId)}`, { field: 'planId' });
+    throw new TallyError('unknown_plan', `the catalog has no plan ${quote(command.planId)}`, {
+      field: 'planId',
+    });
   }
-  cancelSubscription(recorder, { type: 'cancelSubscription', subscriptionId: command.subscriptionId, at: 'now', expireCredits: true }, context);
+  cancelSubscription(
+    recorder,
+    { type: 'cancelSubscription', subscriptionId: command.subscriptionId, at: 'now', expireCredits: true },
+    context,
+  );
   return activate(recorder, command.planId, context);
 };
 
-function activeSubscription(recorder: Recorder, subscriptionId: string | null, context: DecideContext): SubscriptionState {
+function activeSubscription(
+  recorder: Recorder,
+  subscriptionId: string | null,
+  context: DecideContext,
+): SubscriptionState {
   requireCustomer(recorder.state);
   const active = [...recorder.state.subscriptions.values()].filter((s) => s.endsAtMs > context.nowMs);
   if (subscriptionId === null) {
     if (active.length === 1) return active[0]!;
     throw new TallyError(
       active.length === 0 ? 'unknown_subscription' : 'invalid_input',
-      active.length === 0 ? 'the customer has no active subscription' : 'the customer has several subscriptions: pass subscriptionId',
+      active.length === 0
+        ? 'the customer has no active subscription'
+        : 'the customer has several subscriptions: pass subscriptionId',
       { field: 'subscriptionId' },
     );
   }
   const sub = recorder.state.subscriptions.get(subscriptionId);
-  if (sub === undefined) throw new TallyError('unknown_subscription', `no subscription ${quote(subscriptionId)}`, { field: 'subscriptionId' });
+  if (sub === undefined)
+    throw new TallyError('unknown_subscription', `no subscription ${quote(subscriptionId)}`, {
+      field: 'subscriptionId',
+    });
   if (sub.endsAtMs <= context.nowMs) {
-    throw new TallyError('subscription_inactive', `subscription ${subscriptionId} has ended`, { field: 'subscriptionId' });
+    throw new TallyError('subscription_inactive', `subscription ${subscriptionId} has ended`, {
+      field: 'subscriptionId',
+    });
   }
   return sub;
 }
 
 function expireSubscriptionCredits(recorder: Recorder, sub: SubscriptionState, context: DecideContext): void {
   for (const grant of [...recorder.state.grants.values()]) {
-    if (grant.subscriptionId !== sub.subscriptionId || grant.status !== 'active' || grant.remaining === 0n) continue;
+    if (grant.subscriptionId !== sub.subscriptionId || grant.status !== 'active' || grant.remaining === 0n)
+      continue;
     if (!Number.isFinite(grant.expiresAtMs)) continue;
     const decimals = recorder.state.accounts.get(grant.currency)!.decimals;
     recorder.record(
-      { type: 'grant_expired', data: { grantId: grant.grantId, currency: grant.currency, amount: formatAmount(grant.remaining, decimals) } },
+      {
+        type: 'grant_expired',
+        data: {
+          grantId: grant.grantId,
+          currency: grant.currency,
+          amount: formatAmount(grant.remaining, decimals),
+        },
+      },
       context.newId('evt'),
       context.now,
     );

@@ -6,7 +6,14 @@ import type { Recorder } from '../recorder.js';
 import type { AccountState } from '../state.js';
 import { accountFigures, accountView, type CreditAccount } from '../views.js';
 import type { ReverseUsage, TrackUsage } from './commands.js';
-import { accountFor, type DecideContext, type Decision, featureCost, featureOf, requireCustomer } from './context.js';
+import {
+  accountFor,
+  type DecideContext,
+  type Decision,
+  featureCost,
+  featureOf,
+  requireCustomer,
+} from './context.js';
 import { settleAll } from './settle.js';
 
 export interface UsageResult {
@@ -28,7 +35,13 @@ export const trackUsage: Decision<TrackUsage, UsageResult> = (recorder, command,
   const feature = featureOf(context.catalog, command.feature);
   const { currency, cost } = featureCost(context.catalog, feature, command.quantity);
   const account = accountFor(recorder, currency);
-  return deduct(recorder, account, cost, { feature: feature.key, quantity: command.quantity, holdId: null, metadata: command.metadata }, context);
+  return deduct(
+    recorder,
+    account,
+    cost,
+    { feature: feature.key, quantity: command.quantity, holdId: null, metadata: command.metadata },
+    context,
+  );
 };
 
 /**
@@ -39,14 +52,27 @@ export function deduct(
   recorder: Recorder,
   account: AccountState,
   cost: bigint,
-  origin: { feature: string | null; quantity: number | null; holdId: string | null; metadata: Readonly<Record<string, string>> },
+  origin: {
+    feature: string | null;
+    quantity: number | null;
+    holdId: string | null;
+    metadata: Readonly<Record<string, string>>;
+  },
   context: DecideContext,
 ): UsageResult {
   const { spendable } = accountFigures(account, context.nowMs);
   if (cost > spendable) {
-    throw new TallyError('insufficient_credits', `cost ${formatAmount(cost, account.decimals)} ${account.currency} exceeds the available ${formatAmount(spendable, account.decimals)}`, {
-      details: { cost: formatAmount(cost, account.decimals), available: formatAmount(spendable, account.decimals), currency: account.currency },
-    });
+    throw new TallyError(
+      'insufficient_credits',
+      `cost ${formatAmount(cost, account.decimals)} ${account.currency} exceeds the available ${formatAmount(spendable, account.decimals)}`,
+      {
+        details: {
+          cost: formatAmount(cost, account.decimals),
+          available: formatAmount(spendable, account.decimals),
+          currency: account.currency,
+        },
+      },
+    );
   }
   const { allocations, shortfall } = allocate(spendableGrants(account, context.nowMs), cost);
   const d = account.decimals;
@@ -60,7 +86,10 @@ export function deduct(
         feature: origin.feature,
         quantity: origin.quantity,
         cost: formatAmount(cost, d),
-        allocations: allocations.map((a) => ({ grantId: a.grant.grantId, amount: formatAmount(a.amount, d) })),
+        allocations: allocations.map((a) => ({
+          grantId: a.grant.grantId,
+          amount: formatAmount(a.amount, d),
+        })),
         debt: formatAmount(shortfall, d),
         holdId: origin.holdId,
         metadata: origin.metadata,
@@ -102,9 +131,12 @@ export interface ReversalResult {
 export const reverseUsage: Decision<ReverseUsage, ReversalResult> = (recorder, command, context) => {
   requireCustomer(recorder.state);
   const usage = command.usage;
-  if (usage === null) throw new TallyError('unknown_usage', `no usage ${quote(command.usageId)}`, { field: 'usageId' });
+  if (usage === null)
+    throw new TallyError('unknown_usage', `no usage ${quote(command.usageId)}`, { field: 'usageId' });
   if (recorder.state.reversedUsages.has(usage.usageId)) {
-    throw new TallyError('usage_already_reversed', `usage ${usage.usageId} is already reversed`, { field: 'usageId' });
+    throw new TallyError('usage_already_reversed', `usage ${usage.usageId} is already reversed`, {
+      field: 'usageId',
+    });
   }
   const account = recorder.state.accounts.get(usage.currency)!;
   const d = account.decimals;

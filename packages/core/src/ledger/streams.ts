@@ -1,0 +1,123 @@
+import { TallyError } from '../errors.js';
+import type { EventStore, StoredEvent } from '../event-store.js';
+import type { RecordedEvent } from '../events.js';
+import { applyEvent } from '../evolve.js';
+import { GENESIS_HASH } from '../hash-chain.js';
+import {
+  type CustomerState,
+  fromSnapshotState,
+  initialState,
+  STATE_SCHEMA_VERSION,
+  toSnapshotState,
+} from '../state.js';
+import { upcast } from '../upcast.js';
+
+export const streamIdOf = (customerId: string): string => `customer-${customerId}`;
+
+/** A customer's folded state and the hash at its head, at the stream version the state says. */
+export interface StreamHead {
+  state: CustomerState;
+  hash: string;
+}
+
+interface SnapshotPayload {
+  readonly state: unknown;
+  readonly hash: string;
+}
+
+/** Keeps folded states of recently used customers, and brings them up to date with the store on demand. */
+export class StreamCache {
+  private readonly heads = new Map<string, StreamHead>();
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly capacity: number,
+  ) {}
+
+  /** The head as of the latest event in the store: cached state plus whatever other writers appended. */
+  async load(customerId: string): Promise<StreamHead> {
+    const streamId = streamIdOf(customerId);
+    const head = this.heads.get(customerId) ?? (await this.fromSnapshot(streamId));
+    const tail = await this.store.readStream(streamId, { fromVersion: head.state.version + 1 });
+    // Another load may have folded part of this tail into the same head while we awaited.
+    const fresh = tail.filter((event) => event.version > head.state.version);
+    try {
+      foldStored(head, fresh);
+    } catch (error) {
+      this.heads.delete(customerId);
+      throw error;
+    }
+    this.remember(customerId, head);
+    return head;
+  }
+
+  remember(customerId: string, head: StreamHead): void {
+    this.heads.delete(customerId);
+    this.heads.set(customerId, head);
+    if (this.heads.size > this.capacity) this.heads.delete(this.heads.keys().next().value!);
+  }
+
+  forget(customerId: string): void {
+    this.heads.delete(customerId);
+  }
+
+  async writeSnapshot(customerId: string, head: StreamHead): Promise<void> {
+    const payload: SnapshotPayload = { state: toSnapshotState(head.state), hash: head.hash };
+    await this.store.writeSnapshot({
+      streamId: streamIdOf(customerId),
+      version: head.state.version,
+      schemaVersion: STATE_SCHEMA_VERSION,
+      state: payload,
+    });
+  }
+
+  private async fromSnapshot(streamId: string): Promise<StreamHead> {
+    const snapshot = await this.store.readSnapshot(streamId);
+    if (snapshot === null || snapshot.schemaVersion !== STATE_SCHEMA_VERSION) {
+      return { state: initialState(), hash: GENESIS_HASH };
+    }
+    const payload = snapshot.state as SnapshotPayload;
+    return { state: fromSnapshotState(payload.state), hash: payload.hash };
+  }
+}
+
+/**
+ * Folds stored events into `head`, checking on the way in what the writer checked on the way out:
+ * versions follow on without gaps, and every event is one this code understands.
+ */
+export function foldStored(head: StreamHead, events: readonly StoredEvent[]): void {
+  for (const stored of events) {
+    if (stored.version !== head.state.version + 1) {
+      throw new TallyError(
+        'corrupt_stream',
+        `stream ${stored.streamId} jumps from version ${head.state.version} to ${stored.version}`,
+        { details: { eventId: stored.id } },
+      );
+    }
+    applyRecorded(head.state, upcast(stored));
+    const hash = stored.metadata.hash;
+    if (typeof hash === 'string') head.hash = hash;
+  }
+}
+
+/** `applyEvent`, with a malformed event's TypeError turned into a typed error naming the event. */
+export function applyRecorded(state: CustomerState, event: RecordedEvent): void {
+  try {
+    applyEvent(state, event);
+  } catch (error) {
+    if (error instanceof TallyError) throw error;
+    throw new TallyError(
+      'corrupt_stream',
+      `event ${event.id} (${event.type}) cannot be read: ${String(error)}`,
+      {
+        details: { eventId: event.id, type: event.type },
+        cause: error,
+      },
+    );
+  }
+}
+
+/** All events of a stream as the fold reads them. */
+export async function readRecorded(store: EventStore, customerId: string): Promise<RecordedEvent[]> {
+  return (await store.readStream(streamIdOf(customerId))).map(upcast);
+}

@@ -1,0 +1,217 @@
+import { advance } from '../advance.js';
+import type { Catalog } from '../catalog.js';
+import type { Command } from '../decide/commands.js';
+import type { IdKind } from '../decide/context.js';
+import { decideOn } from '../decide/index.js';
+import { TallyError } from '../errors.js';
+import {
+  ConcurrencyConflictError,
+  DuplicateIdempotencyKeyError,
+  type EventMetadata,
+  type EventStore,
+  type NewEvent,
+} from '../event-store.js';
+import type { RecordedEvent } from '../events.js';
+import { chainHash, requestHash } from '../hash-chain.js';
+import { Recorder } from '../recorder.js';
+import { iso } from '../time.js';
+import { CURRENT_SCHEMA_VERSIONS } from '../upcast.js';
+import { type StreamCache, type StreamHead, streamIdOf } from './streams.js';
+
+interface Job {
+  readonly command: Command;
+  readonly idempotencyKey: string | undefined;
+  readonly requestHash: string;
+  readonly resolve: (result: unknown) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+export interface WriterOptions {
+  readonly store: EventStore;
+  readonly cache: StreamCache;
+  readonly catalog: Catalog;
+  readonly clock: () => Date;
+  readonly newId: (kind: IdKind) => string;
+  /** Appends tried per batch before giving up with `concurrency_conflict`. */
+  readonly maxAttempts: number;
+  readonly snapshotEvery: number;
+}
+
+/** Most commands decided into one append; bounds the latency of the last command in a burst. */
+const MAX_BATCH = 256;
+
+/**
+ * Writes commands for one customer at a time. Commands that arrive while an append is in flight wait
+ * and then go together, decided one after another against the evolving state and appended as one batch
+ * (group commit): one round trip and one fsync for many commands, each still answered with its own
+ * result or error. Conflicts with other processes are retried: re-read, re-decide, re-append.
+ */
+export class Writer {
+  private readonly queues = new Map<string, Job[]>();
+
+  constructor(private readonly options: WriterOptions) {}
+
+  submit(customerId: string, command: Command, idempotencyKey: string | undefined): Promise<unknown> {
+    const { type: _type, ...payload } = command;
+    const hash = requestHash({ type: command.type, customerId, ...stripLookups(payload) });
+    return new Promise((resolve, reject) => {
+      const queue = this.queues.get(customerId);
+      const job = { command, idempotencyKey, requestHash: hash, resolve, reject };
+      if (queue !== undefined) {
+        queue.push(job);
+        return;
+      }
+      this.queues.set(customerId, [job]);
+      void this.drain(customerId);
+    });
+  }
+
+  private async drain(customerId: string): Promise<void> {
+    const queue = this.queues.get(customerId)!;
+    try {
+      while (queue.length > 0) await this.runBatch(customerId, queue.splice(0, MAX_BATCH));
+    } finally {
+      this.queues.delete(customerId);
+    }
+  }
+
+  private async runBatch(customerId: string, jobs: Job[]): Promise<void> {
+    const { maxAttempts } = this.options;
+    for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+      try {
+        await this.attempt(customerId, jobs);
+        return;
+      } catch (error) {
+        const retryable =
+          error instanceof ConcurrencyConflictError || error instanceof DuplicateIdempotencyKeyError;
+        if (!retryable) {
+          for (const job of jobs) job.reject(error);
+          return;
+        }
+        this.options.cache.forget(customerId);
+        // Back off with jitter so writers in several processes stop colliding in lockstep.
+        await sleep(Math.random() * Math.min(50, 2 ** attempt));
+      }
+    }
+    const error = new TallyError(
+      'concurrency_conflict',
+      `customer ${customerId} kept changing under this write; gave up after ${maxAttempts} attempts`,
+    );
+    for (const job of jobs) job.reject(error);
+  }
+
+  private async attempt(customerId: string, jobs: readonly Job[]): Promise<void> {
+    const { store, cache } = this.options;
+    const streamId = streamIdOf(customerId);
+    const loaded = await cache.load(customerId);
+    const settled = new Map<Job, { ok: true; result: unknown } | { ok: false; error: unknown }>();
+
+    // A key already in the store answers with the stored result and writes nothing.
+    const firstWithKey = new Map<string, Job>();
+    for (const job of jobs) {
+      if (job.idempotencyKey === undefined) continue;
+      const first = firstWithKey.get(job.idempotencyKey);
+      if (first !== undefined) continue;
+      firstWithKey.set(job.idempotencyKey, job);
+      const stored = await store.findByIdempotencyKey(streamId, job.idempotencyKey);
+      if (stored !== null) settled.set(job, replay(job, stored.metadata));
+    }
+
+    // Everything from here to the append's call is synchronous, so the head cannot move underneath.
+    const base = loaded.state;
+    const expectedVersion = base.version;
+    const nowMs = Math.max(this.options.clock().getTime(), base.lastAt === '' ? 0 : Date.parse(base.lastAt));
+    const context = { catalog: this.options.catalog, nowMs, now: iso(nowMs), newId: this.options.newId };
+    const due = advance(base, nowMs);
+    const working = due.state;
+    const written: { event: RecordedEvent; metadata: EventMetadata }[] = due.events.map((event) => ({
+      event,
+      metadata: {},
+    }));
+    const dueCount = written.length;
+    // One recorder for the whole batch: decisions refuse before they record anything, so a refused
+    // command leaves the working state as it found it (checked below).
+    const recorder = new Recorder(working);
+    for (const job of jobs) {
+      if (settled.has(job)) continue;
+      const first = job.idempotencyKey === undefined ? job : firstWithKey.get(job.idempotencyKey)!;
+      if (first !== job) continue; // decided below, from its first copy's outcome
+      const before = recorder.events.length;
+      try {
+        const result = decideOn(recorder, job.command, context);
+        const metadata: EventMetadata =
+          job.idempotencyKey === undefined
+            ? { command: job.command.type }
+            : {
+                command: job.command.type,
+                idempotencyKey: job.idempotencyKey,
+                requestHash: job.requestHash,
+                result,
+              };
+        const made = recorder.events.slice(before);
+        made.forEach((event, i) => {
+          written.push({ event, metadata: i === made.length - 1 ? metadata : { command: job.command.type } });
+        });
+        settled.set(job, { ok: true, result });
+      } catch (error) {
+        if (!(error instanceof TallyError) || recorder.events.length !== before) throw error;
+        settled.set(job, { ok: false, error });
+      }
+    }
+
+    if (written.length > dueCount) {
+      const head: StreamHead = { state: working, hash: loaded.hash };
+      const events: NewEvent[] = written.map(({ event, metadata }) => {
+        const unsigned: NewEvent = {
+          id: event.id,
+          type: event.type,
+          schemaVersion: CURRENT_SCHEMA_VERSIONS[event.type],
+          at: event.at,
+          data: event.data,
+          metadata,
+        };
+        head.hash = chainHash(head.hash, unsigned);
+        return { ...unsigned, metadata: { ...metadata, hash: head.hash } };
+      });
+      await store.append(streamId, events, { expectedVersion });
+      cache.remember(customerId, head);
+      const { snapshotEvery } = this.options;
+      if (Math.floor(working.version / snapshotEvery) > Math.floor(expectedVersion / snapshotEvery)) {
+        // A failed snapshot only costs the next cold read some replay; the write itself succeeded.
+        await cache.writeSnapshot(customerId, head).catch(() => undefined);
+      }
+    }
+
+    for (const job of jobs) {
+      const first = job.idempotencyKey === undefined ? job : firstWithKey.get(job.idempotencyKey)!;
+      const outcome = settled.get(first)!;
+      if (first !== job && first.requestHash !== job.requestHash) job.reject(conflict(job));
+      else if (outcome.ok) job.resolve(outcome.result);
+      else job.reject(outcome.error);
+    }
+  }
+}
+
+function replay(
+  job: Job,
+  metadata: EventMetadata,
+): { ok: true; result: unknown } | { ok: false; error: unknown } {
+  if (metadata.requestHash !== job.requestHash) return { ok: false, error: conflict(job) };
+  return { ok: true, result: metadata.result };
+}
+
+function conflict(job: Job): TallyError {
+  return new TallyError(
+    'idempotency_conflict',
+    `idempotency key ${JSON.stringify(job.idempotencyKey)} was already used with a different request`,
+    { field: 'idempotencyKey' },
+  );
+}
+
+/** The request hash covers what the caller asked, not what the ledger looked up to answer it. */
+function stripLookups(payload: Record<string, unknown>): Record<string, unknown> {
+  const { usage: _usage, ...rest } = payload;
+  return rest;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,0 +1,78 @@
+import { TallyError } from './errors.js';
+import type { NewEvent, StoredEvent } from './event-store.js';
+import { EVENT_TYPES, type RecordedEvent, type TallyEventType } from './events.js';
+import { decimalsOf, formatAmount } from './money.js';
+
+/**
+ * Events are stored forever, so their shapes outlive the code that wrote them. Each type has a current
+ * schema version; an event written at an older version is upcast step by step on read, and one from a
+ * newer version (written by newer code) is refused rather than misread.
+ */
+export const CURRENT_SCHEMA_VERSIONS: Readonly<Record<TallyEventType, number>> = {
+  customer_created: 1,
+  subscription_activated: 1,
+  subscription_renewed: 1,
+  subscription_canceled: 1,
+  credits_granted: 1,
+  // v1 predates overdraft and holds: it had no `debt`, `holdId` or `metadata`.
+  credits_deducted: 2,
+  grant_expired: 1,
+  grant_voided: 1,
+  usage_reversed: 1,
+  credits_held: 1,
+  hold_released: 1,
+  credit_limit_set: 1,
+  debt_settled: 1,
+};
+
+type Data = Readonly<Record<string, unknown>>;
+type Upcaster = (data: Data) => Data;
+
+/** `UPCASTERS[type][v]` turns version v of `type` into version v + 1. */
+const UPCASTERS: Partial<Record<TallyEventType, Record<number, Upcaster>>> = {
+  credits_deducted: {
+    1: (data) => ({
+      ...data,
+      debt: formatAmount(0n, decimalsOf(String(data.cost))),
+      holdId: null,
+      metadata: {},
+    }),
+  },
+};
+
+/** The stored event as the fold reads it: known type, current shape. Throws `unknown_event` otherwise. */
+export function upcast(event: StoredEvent | NewEvent): RecordedEvent {
+  if (!EVENT_TYPES.has(event.type)) {
+    throw new TallyError(
+      'unknown_event',
+      `event ${event.id} has type ${JSON.stringify(event.type)}, which this version of Tally does not know`,
+      {
+        details: { eventId: event.id, type: event.type },
+      },
+    );
+  }
+  const type = event.type as TallyEventType;
+  const current = CURRENT_SCHEMA_VERSIONS[type];
+  let version = event.schemaVersion;
+  if (!Number.isInteger(version) || version < 1 || version > current) {
+    throw new TallyError(
+      'unknown_event',
+      `event ${event.id} (${type}) has schema version ${version}; this version of Tally reads 1 to ${current}`,
+      {
+        details: { eventId: event.id, type, schemaVersion: version },
+      },
+    );
+  }
+  let data = event.data;
+  while (version < current) {
+    const step = UPCASTERS[type]?.[version];
+    if (step === undefined) {
+      throw new TallyError('unknown_event', `no upcaster for ${type} v${version}`, {
+        details: { eventId: event.id },
+      });
+    }
+    data = step(data);
+    version += 1;
+  }
+  return { type, data, id: event.id, at: event.at } as RecordedEvent;
+}
