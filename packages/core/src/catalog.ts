@@ -1,5 +1,5 @@
 import { TallyError } from './errors.js';
-import { parseAmount, parseRate, quote, type Rounding } from './money.js';
+import { formatAmount, parseAmount, parseRate, quote, type Rounding } from './money.js';
 import type { Interval } from './time.js';
 
 export interface CurrencyInput {
@@ -113,13 +113,13 @@ export function defineCatalog(input: CatalogInput): Catalog {
     if (currency === undefined) fail(field, `names no currency of the catalog: ${quote(value)}`);
     return currency;
   };
+  // Amounts are stored with exactly the currency's places ('100' becomes '100.00'), as events expect.
   const amountIn = (value: unknown, currency: Currency, field: string): string => {
     try {
-      parseAmount(value, currency.decimals, field);
+      return formatAmount(parseAmount(value, currency.decimals, field), currency.decimals);
     } catch (error) {
       fail(field, error instanceof Error ? error.message : 'is not a valid amount');
     }
-    return value as string;
   };
 
   const features = new Map<string, Feature>();
