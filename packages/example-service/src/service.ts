@@ -1,0 +1,148 @@
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { serve } from '@hono/node-server';
+import {
+  type Catalog,
+  type CatalogInput,
+  createLedger,
+  defineCatalog,
+  type EventStore,
+  type Ledger,
+} from '@tally/core';
+import { createHttpHandler, statusOf } from '@tally/http';
+import { sqliteStore } from '@tally/store-sqlite';
+import { Hono } from 'hono';
+import { bearerAuth } from 'hono/bearer-auth';
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+
+/** The catalog is configuration: a JSON file with a currency, a feature and a plan. */
+export function loadCatalog(path: string | URL): Catalog {
+  return defineCatalog(JSON.parse(readFileSync(path, 'utf8')) as CatalogInput);
+}
+
+/** The event store: one SQLite file (created with its folder if missing), or `':memory:'`. */
+export function openStore(filename: string): EventStore {
+  if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true });
+  return sqliteStore({ filename });
+}
+
+/** Stands in for the real work an AI endpoint would do (and bill for). */
+async function generate(prompt: string): Promise<string> {
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  return `a picture of ${prompt.trim() || 'nothing in particular'}`;
+}
+
+/**
+ * The service's routes:
+ * - `POST /ai/generate` `{ customerId, prompt }`: the metered feature. Checks the customer can pay,
+ *   does the work, then records the usage with the request id (`X-Request-Id`, or a fresh one) as
+ *   the idempotency key, so a retried request is never charged twice.
+ * - `/v1/*`: Tally's REST API (`@tally/http`), for the back office and for clients of the quickstart.
+ * - `GET /healthz`.
+ */
+export function createApp(options: { ledger: Ledger; apiKeys: readonly string[] }): Hono {
+  const { ledger, apiKeys } = options;
+  const tally = createHttpHandler({ ledger, apiKeys });
+  const app = new Hono();
+
+  app.get('/healthz', (c) => c.json({ ok: true }));
+
+  // The REST API answers for itself, authentication and errors included.
+  app.all('/v1/*', (c) => tally(c.req.raw));
+
+  // Your own endpoints use your own auth; this example reuses the API keys.
+  app.use('/ai/*', bearerAuth({ token: [...apiKeys] }));
+  app.post('/ai/generate', async (c) => {
+    const requestId = c.req.header('x-request-id') ?? randomUUID();
+    c.header('X-Request-Id', requestId);
+    const body = (await c.req.json().catch(() => null)) as { customerId?: unknown; prompt?: unknown } | null;
+    if (typeof body?.customerId !== 'string' || typeof body.prompt !== 'string') {
+      return c.json(
+        { error: { code: 'invalid_input', message: 'send { customerId, prompt } as JSON' } },
+        400,
+      );
+    }
+    const { customerId, prompt } = body;
+
+    // 1. Can the customer pay for it? (Writes nothing.)
+    const check = await ledger.check({ customerId, feature: 'ai-generation', quantity: 1 });
+    if (!check.allowed) {
+      return c.json(
+        {
+          error: {
+            code: 'insufficient_credits',
+            message: `ai-generation costs ${check.cost} ${check.currency}; ${check.available} available`,
+          },
+        },
+        422,
+      );
+    }
+    // 2. Do the work.
+    const output = await generate(prompt);
+    // 3. Record what was used. The request id makes a retry of this request a no-op.
+    const usage = await ledger.trackUsage({
+      customerId,
+      feature: 'ai-generation',
+      quantity: 1,
+      idempotencyKey: `ai-generate:${requestId}`,
+    });
+    return c.json({ requestId, output, cost: usage.cost, balance: usage.balance });
+  });
+
+  app.onError((error, c) => {
+    const code = (error as { code?: unknown }).code;
+    if (error.name === 'TallyError' && typeof code === 'string' && statusOf(code) < 500) {
+      return c.json({ error: { code, message: error.message } }, statusOf(code) as ContentfulStatusCode);
+    }
+    if (error instanceof HTTPException && error.status === 401) {
+      c.header('WWW-Authenticate', 'Bearer realm="tally"');
+      return c.json(
+        { error: { code: 'unauthorized', message: 'send a valid API key as a Bearer token' } },
+        401,
+      );
+    }
+    if (error instanceof HTTPException) return error.getResponse();
+    console.error(error);
+    return c.json({ error: { code: 'internal_error', message: 'internal error' } }, 500);
+  });
+  return app;
+}
+
+export interface ServiceOptions {
+  /** 0 picks a free port. */
+  readonly port: number;
+  readonly hostname: string;
+  /** SQLite file of the ledger. */
+  readonly database: string;
+  readonly apiKeys: readonly string[];
+  readonly catalog: Catalog;
+}
+
+export interface RunningService {
+  readonly url: string;
+  readonly ledger: Ledger;
+  close(): Promise<void>;
+}
+
+/** Opens the ledger and serves the app on node:http until `close()`. */
+export async function startService(options: ServiceOptions): Promise<RunningService> {
+  const ledger = createLedger({ catalog: options.catalog, store: openStore(options.database) });
+  const app = createApp({ ledger, apiKeys: options.apiKeys });
+  const { server, port } = await new Promise<{ server: ReturnType<typeof serve>; port: number }>(
+    (resolve) => {
+      const server = serve({ fetch: app.fetch, port: options.port, hostname: options.hostname }, (info) =>
+        resolve({ server, port: info.port }),
+      );
+    },
+  );
+  return {
+    url: `http://${options.hostname}:${port}`,
+    ledger,
+    async close() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await ledger.close();
+    },
+  };
+}

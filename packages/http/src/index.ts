@@ -1,0 +1,20 @@
+/**
+ * `@tally/http`: the quickstart's REST API over any Tally ledger, as a web-standard
+ * `(request: Request) => Promise<Response>` handler, plus an adapter for `node:http`.
+ *
+ * @example
+ * import { createServer } from 'node:http';
+ * import { createLedger, defineCatalog } from '@tally/core';
+ * import { createHttpHandler, toNodeListener } from '@tally/http';
+ * import { memoryStore } from '@tally/store-memory';
+ *
+ * const ledger = createLedger({ catalog: defineCatalog(config), store: memoryStore() });
+ * const handler = createHttpHandler({ ledger, apiKeys: [process.env.TALLY_API_KEY!] });
+ * createServer(toNodeListener(handler)).listen(3000);
+ *
+ * @packageDocumentation
+ */
+export type { ErrorBody, HttpErrorCode, HttpOnlyErrorCode } from './errors.js';
+export { statusOf } from './errors.js';
+export { createHttpHandler, type HttpHandler, type HttpHandlerOptions } from './handler.js';
+export { toNodeListener } from './node.js';

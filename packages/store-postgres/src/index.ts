@@ -1,0 +1,218 @@
+import {
+  type AppendOptions,
+  type AppendResult,
+  assertAppendable,
+  ConcurrencyConflictError,
+  DuplicateIdempotencyKeyError,
+  type EventStore,
+  type NewEvent,
+} from '@tally/core';
+import type pg from 'pg';
+import { fromConnectionString, fromPGlite, fromPool, type PGliteLike, type Queryable } from './queryable.js';
+import {
+  EVENT_COLUMNS,
+  type EventRow,
+  SNAPSHOT_COLUMNS,
+  type SnapshotRow,
+  toColumns,
+  toJson,
+  toSnapshot,
+  toStoredEvent,
+} from './rows.js';
+import { createSchemaScript, POSITIONS_PER_TRANSACTION, quoteSchema } from './schema.js';
+
+export type { PGliteLike } from './queryable.js';
+export { POSITIONS_PER_TRANSACTION, postgresSchemaSql } from './schema.js';
+
+/** Where the events live: a server (by URL or through your pool) or an in-process PGlite. */
+export type PostgresConnection =
+  | { readonly connectionString: string }
+  | { readonly pool: pg.Pool }
+  | { readonly pglite: PGliteLike };
+
+export interface PostgresStoreOptions {
+  /** Schema holding the tables. Default `'tally'`. */
+  readonly schema?: string;
+  /**
+   * Create the schema and tables on first use (idempotent, safe from several processes at once).
+   * Default true; pass false if you apply `postgresSchemaSql(schema)` with your own migrations.
+   */
+  readonly createSchema?: boolean;
+}
+
+/**
+ * A durable `EventStore` on PostgreSQL 13+, for any number of processes. Each operation is one
+ * statement; appends to different streams never wait for each other.
+ *
+ * `close()` ends the pool only if the store made it (from `connectionString`); a pool or PGlite you
+ * pass in stays yours to close.
+ *
+ * @example
+ * const store = postgresStore({ connectionString: process.env.DATABASE_URL! });
+ * const ledger = createLedger({ catalog, store });
+ */
+export function postgresStore(
+  connection: PostgresConnection,
+  options: PostgresStoreOptions = {},
+): EventStore {
+  const schema = options.schema ?? 'tally';
+  const s = quoteSchema(schema);
+  const db = toQueryable(connection);
+  const sql = statements(s);
+
+  let ready: Promise<void> | undefined;
+  const ensureSchema = (): Promise<void> => {
+    if (options.createSchema === false) return Promise.resolve();
+    ready ??= db.exec(createSchemaScript(schema)).catch((error: unknown) => {
+      ready = undefined; // let the next call try again (the server may come back)
+      throw error;
+    });
+    return ready;
+  };
+
+  const streamVersion = async (streamId: string): Promise<number> => {
+    const [row] = await db.query<{ version: string }>(sql.streamVersion, [streamId]);
+    return Number(row!.version);
+  };
+
+  return {
+    async append(streamId: string, events: readonly NewEvent[], appendOptions: AppendOptions) {
+      assertAppendable(streamId, events, appendOptions);
+      if (events.length > POSITIONS_PER_TRANSACTION) {
+        throw new RangeError(
+          `one append holds at most ${POSITIONS_PER_TRANSACTION} events, got ${events.length}`,
+        );
+      }
+      await ensureSchema();
+      const { expectedVersion } = appendOptions;
+      let rows: { position: string }[];
+      try {
+        rows = await db.query(sql.append, [streamId, expectedVersion, ...toColumns(events)]);
+      } catch (error) {
+        throw await explainUniqueViolation(error, streamId, events, expectedVersion, async (keys) => {
+          const [row] = await db.query<{ key: string }>(sql.takenKey, [streamId, keys]);
+          return row?.key;
+        });
+      }
+      // No row: the version guard in the statement saw another version. Nothing was written.
+      if (rows.length === 0) {
+        throw new ConcurrencyConflictError(streamId, expectedVersion, await streamVersion(streamId));
+      }
+      const lastPosition = rows.reduce(
+        (max, row) => (BigInt(row.position) > max ? BigInt(row.position) : max),
+        0n,
+      );
+      return { nextVersion: expectedVersion + events.length, lastPosition } satisfies AppendResult;
+    },
+
+    async readStream(streamId, readOptions = {}) {
+      await ensureSchema();
+      const rows = await db.query<EventRow>(sql.readStream, [streamId, readOptions.fromVersion ?? 1]);
+      return rows.map(toStoredEvent);
+    },
+
+    async readAll(readOptions = {}) {
+      await ensureSchema();
+      // LIMIT NULL is Postgres for "no limit".
+      const params = [(readOptions.after ?? 0n).toString(), readOptions.limit ?? null];
+      return (await db.query<EventRow>(sql.readAll, params)).map(toStoredEvent);
+    },
+
+    async findByIdempotencyKey(streamId, idempotencyKey) {
+      await ensureSchema();
+      const [row] = await db.query<EventRow>(sql.findByKey, [streamId, idempotencyKey]);
+      return row === undefined ? null : toStoredEvent(row);
+    },
+
+    async readSnapshot(streamId) {
+      await ensureSchema();
+      const [row] = await db.query<SnapshotRow>(sql.readSnapshot, [streamId]);
+      return row === undefined ? null : toSnapshot(row);
+    },
+
+    async writeSnapshot(snapshot) {
+      const state = toJson(snapshot.state, 'snapshot state');
+      await ensureSchema();
+      await db.query(sql.writeSnapshot, [snapshot.streamId, snapshot.version, snapshot.schemaVersion, state]);
+    },
+
+    async close() {
+      await db.close();
+    },
+  };
+}
+
+function toQueryable(connection: PostgresConnection): Queryable {
+  if ('pglite' in connection) return fromPGlite(connection.pglite);
+  if ('pool' in connection) return fromPool(connection.pool, false);
+  return fromConnectionString(connection.connectionString);
+}
+
+function statements(s: string) {
+  return {
+    /**
+     * The whole append in one statement: it writes every event or, when the stream is not at the
+     * expected version, none (zero rows). Two writers that both read the same version race on
+     * UNIQUE (stream_id, version); the loser waits for the winner's commit and fails with 23505.
+     *
+     * The position is `transaction id * POSITIONS_PER_TRANSACTION + index in the batch`: positions
+     * sort like (transaction id, index), the one order readers can follow safely (see readAll).
+     */
+    append: `
+      INSERT INTO ${s}.events
+        (position, stream_id, version, id, type, schema_version, at, data, metadata, idempotency_key)
+      SELECT pg_current_xact_id()::text::bigint * ${POSITIONS_PER_TRANSACTION} + e.ord - 1,
+             $1::text, $2::bigint + e.ord, e.id, e.type, e.schema_version, e.at, e.data, e.metadata,
+             e.idempotency_key
+        FROM unnest($3::text[], $4::text[], $5::integer[], $6::text[], $7::text[], $8::text[], $9::text[])
+             WITH ORDINALITY AS e (id, type, schema_version, at, data, metadata, idempotency_key, ord)
+       WHERE (SELECT coalesce(max(version), 0) FROM ${s}.events WHERE stream_id = $1::text) = $2::bigint
+      RETURNING position::text AS position`,
+    streamVersion: `SELECT coalesce(max(version), 0)::text AS version FROM ${s}.events WHERE stream_id = $1`,
+    takenKey: `SELECT idempotency_key AS key FROM ${s}.events
+                WHERE stream_id = $1 AND idempotency_key = ANY ($2::text[]) LIMIT 1`,
+    // ORDER BY names the table's column: a bare name would sort by the text-cast output column.
+    readStream: `SELECT ${EVENT_COLUMNS} FROM ${s}.events e
+                  WHERE stream_id = $1 AND version >= $2 ORDER BY e.version`,
+    /**
+     * Only rows whose transaction is older than the oldest transaction still running: every one of
+     * those has ended, so no row can ever appear below them. A transaction that took its id early
+     * and commits late holds readers back until it ends instead of being skipped, and because
+     * positions sort by transaction id, a reader at position P can only find new rows above P.
+     * pg_current_snapshot() is the statement's own snapshot, so the bound and the rows agree.
+     */
+    readAll: `SELECT ${EVENT_COLUMNS} FROM ${s}.events e
+               WHERE position > $1::bigint AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+               ORDER BY e.position LIMIT $2`,
+    findByKey: `SELECT ${EVENT_COLUMNS} FROM ${s}.events WHERE stream_id = $1 AND idempotency_key = $2`,
+    readSnapshot: `SELECT ${SNAPSHOT_COLUMNS} FROM ${s}.snapshots WHERE stream_id = $1`,
+    writeSnapshot: `
+      INSERT INTO ${s}.snapshots (stream_id, version, schema_version, state) VALUES ($1, $2, $3, $4)
+      ON CONFLICT (stream_id) DO UPDATE
+        SET version = excluded.version, schema_version = excluded.schema_version, state = excluded.state
+        WHERE excluded.version > snapshots.version`,
+  };
+}
+
+/** Maps a unique violation (SQLSTATE 23505) to the typed error, by the name of the constraint. */
+async function explainUniqueViolation(
+  error: unknown,
+  streamId: string,
+  events: readonly NewEvent[],
+  expectedVersion: number,
+  findTakenKey: (keys: string[]) => Promise<string | undefined>,
+): Promise<unknown> {
+  if (!isUniqueViolation(error)) return error;
+  if (error.constraint === 'events_stream_version') {
+    return new ConcurrencyConflictError(streamId, expectedVersion, undefined);
+  }
+  if (error.constraint === 'events_stream_idempotency_key') {
+    const keys = events.flatMap((event) => event.metadata.idempotencyKey ?? []);
+    return new DuplicateIdempotencyKeyError(streamId, (await findTakenKey(keys)) ?? keys[0]!);
+  }
+  return error;
+}
+
+function isUniqueViolation(error: unknown): error is { code: '23505'; constraint?: string } {
+  return typeof error === 'object' && error !== null && 'code' in error && error.code === '23505';
+}

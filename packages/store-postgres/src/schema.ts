@@ -1,0 +1,66 @@
+/**
+ * The tables of the Postgres store, in a schema of their own. Exported so a project that runs its
+ * own migrations can apply the same DDL (then pass `createSchema: false` to `postgresStore`).
+ */
+
+/**
+ * Events one append may write. A position is `transaction id * POSITIONS_PER_TRANSACTION + index in
+ * the append` (see README.md, "Global order"), so this bounds both the batch and the transaction ids
+ * a position can hold: ids below 2^50, about 10^15 write transactions on one cluster.
+ */
+export const POSITIONS_PER_TRANSACTION = 8192;
+
+/** The DDL for `schema`, every statement idempotent. PostgreSQL 13+ (for `xid8`). */
+export function postgresSchemaSql(schema = 'tally'): string {
+  const s = quoteSchema(schema);
+  return `
+CREATE SCHEMA IF NOT EXISTS ${s};
+CREATE TABLE IF NOT EXISTS ${s}.events (
+  position        bigint  PRIMARY KEY,
+  -- The writing transaction. Readers only read rows whose transaction is older than every one still
+  -- running, so an event that commits late is waited for instead of skipped.
+  transaction_id  xid8    NOT NULL DEFAULT pg_current_xact_id(),
+  stream_id       text    NOT NULL,
+  version         bigint  NOT NULL CHECK (version > 0),
+  id              text    NOT NULL,
+  type            text    NOT NULL,
+  schema_version  integer NOT NULL,
+  at              text    NOT NULL,
+  -- text, not jsonb: jsonb reorders keys and rewrites numbers; the event must read back as written.
+  data            text    NOT NULL,
+  metadata        text    NOT NULL,
+  -- Copied out of metadata so the database itself can hold keys unique per stream.
+  idempotency_key text,
+  CONSTRAINT events_stream_version UNIQUE (stream_id, version),
+  CONSTRAINT events_position_from_transaction
+    CHECK (position / ${POSITIONS_PER_TRANSACTION} = transaction_id::text::bigint)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS events_stream_idempotency_key
+  ON ${s}.events (stream_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
+CREATE TABLE IF NOT EXISTS ${s}.snapshots (
+  stream_id      text    PRIMARY KEY,
+  version        bigint  NOT NULL,
+  schema_version integer NOT NULL,
+  state          text    NOT NULL
+);
+`;
+}
+
+/**
+ * The DDL behind a transaction-scoped advisory lock on the schema's name: two processes starting on
+ * an empty database at once would otherwise race inside CREATE TABLE IF NOT EXISTS (and one fail
+ * on a duplicate catalog row). A multi-statement script is one implicit transaction, so the lock is
+ * held until the last statement commits.
+ */
+export function createSchemaScript(schema: string): string {
+  const ddl = postgresSchemaSql(schema); // validates the name before it goes into the literal below
+  return `SELECT pg_advisory_xact_lock(hashtext('tally schema'), hashtext('${schema}'));${ddl}`;
+}
+
+/** A schema name becomes part of SQL text, so only plain identifiers are accepted. */
+export function quoteSchema(schema: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(schema)) {
+    throw new TypeError(`schema must be a plain identifier (letters, digits, _; at most 63), got ${schema}`);
+  }
+  return `"${schema}"`;
+}

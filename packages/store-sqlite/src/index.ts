@@ -1,0 +1,193 @@
+import {
+  type AppendOptions,
+  type AppendResult,
+  assertAppendable,
+  ConcurrencyConflictError,
+  DuplicateIdempotencyKeyError,
+  type EventStore,
+  type NewEvent,
+} from '@tally/core';
+import Database from 'better-sqlite3';
+import {
+  type EventInsert,
+  type EventRow,
+  type SnapshotRow,
+  toInsert,
+  toJson,
+  toSnapshot,
+  toStoredEvent,
+} from './rows.js';
+import { sqliteSchemaSql } from './schema.js';
+
+export { sqliteSchemaSql } from './schema.js';
+
+export interface SqliteStoreOptions {
+  /** Path of the database file, created if missing; `':memory:'` for a private database gone on close. */
+  readonly filename: string;
+  /**
+   * When a commit reaches the disk. `FULL` (default): the WAL is synced on every commit, so an
+   * acknowledged append survives a crash of the process, the OS or the power. `NORMAL`: synced
+   * only at checkpoints; an acknowledged append survives a crash of the process but the last
+   * commits can be lost (never half-written) if the OS or the power fails. Faster for bulk loads.
+   */
+  readonly synchronous?: 'FULL' | 'NORMAL';
+  /**
+   * How long a write waits for another connection's (or process's) write to finish before it
+   * fails with `SQLITE_BUSY`. Default 5000. better-sqlite3 is synchronous: the wait blocks the thread.
+   */
+  readonly busyTimeoutMs?: number;
+}
+
+/**
+ * A durable `EventStore` in one SQLite file, for one machine. Several processes may share the
+ * file: every write is a `BEGIN IMMEDIATE` transaction, so writers queue (up to `busyTimeoutMs`)
+ * and readers never wait (WAL).
+ *
+ * @example
+ * const store = sqliteStore({ filename: 'ledger.db' });
+ * const ledger = createLedger({ catalog, store });
+ * // ...
+ * await store.close();
+ */
+export function sqliteStore(options: SqliteStoreOptions): EventStore {
+  const db = open(options);
+
+  const insertEvent = db.prepare<EventInsert>(
+    `INSERT INTO events (stream_id, version, id, type, schema_version, at, data, metadata, idempotency_key)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const streamVersion = db
+    .prepare<[string], bigint>('SELECT coalesce(max(version), 0) FROM events WHERE stream_id = ?')
+    .pluck();
+  const columns = 'position, stream_id, version, id, type, schema_version, at, data, metadata';
+  const selectStream = db.prepare<[string, number], EventRow>(
+    `SELECT ${columns} FROM events WHERE stream_id = ? AND version >= ? ORDER BY version`,
+  );
+  // One writer at a time and positions taken inside the write transaction: position order is
+  // commit order, so a reader that saw position P can only ever find new events after P.
+  const selectAll = db.prepare<[bigint, number], EventRow>(
+    `SELECT ${columns} FROM events WHERE position > ? ORDER BY position LIMIT ?`,
+  );
+  const selectByKey = db.prepare<[string, string], EventRow>(
+    `SELECT ${columns} FROM events WHERE stream_id = ? AND idempotency_key = ?`,
+  );
+  const selectSnapshot = db.prepare<[string], SnapshotRow>(
+    'SELECT stream_id, version, schema_version, state FROM snapshots WHERE stream_id = ?',
+  );
+  const upsertSnapshot = db.prepare<[string, number, number, string]>(
+    `INSERT INTO snapshots (stream_id, version, schema_version, state) VALUES (?, ?, ?, ?)
+     ON CONFLICT (stream_id) DO UPDATE
+       SET version = excluded.version, schema_version = excluded.schema_version, state = excluded.state
+       WHERE excluded.version > snapshots.version`,
+  );
+
+  const appendInTransaction = db.transaction(
+    (streamId: string, events: readonly NewEvent[], expectedVersion: number): AppendResult => {
+      // BEGIN IMMEDIATE holds the write lock from here to COMMIT: this read cannot go stale.
+      const actualVersion = Number(streamVersion.get(streamId));
+      if (actualVersion !== expectedVersion) {
+        throw new ConcurrencyConflictError(streamId, expectedVersion, actualVersion);
+      }
+      let lastPosition = 0n;
+      events.forEach((event, i) => {
+        lastPosition = BigInt(
+          insertEvent.run(...toInsert(streamId, expectedVersion + i + 1, event)).lastInsertRowid,
+        );
+      });
+      return { nextVersion: expectedVersion + events.length, lastPosition };
+    },
+  );
+  const writeSnapshotInTransaction = db.transaction((row: [string, number, number, string]) => {
+    upsertSnapshot.run(...row);
+  });
+
+  return {
+    async append(streamId: string, events: readonly NewEvent[], appendOptions: AppendOptions) {
+      assertAppendable(streamId, events, appendOptions);
+      try {
+        return appendInTransaction.immediate(streamId, events, appendOptions.expectedVersion);
+      } catch (error) {
+        throw explainConstraint(error, streamId, events, appendOptions, (key) =>
+          selectByKey.get(streamId, key),
+        );
+      }
+    },
+
+    async readStream(streamId, readOptions = {}) {
+      return selectStream.all(streamId, readOptions.fromVersion ?? 1).map(toStoredEvent);
+    },
+
+    async readAll(readOptions = {}) {
+      // LIMIT -1 is SQLite for "no limit".
+      return selectAll.all(readOptions.after ?? 0n, readOptions.limit ?? -1).map(toStoredEvent);
+    },
+
+    async findByIdempotencyKey(streamId, idempotencyKey) {
+      const row = selectByKey.get(streamId, idempotencyKey);
+      return row === undefined ? null : toStoredEvent(row);
+    },
+
+    async readSnapshot(streamId) {
+      const row = selectSnapshot.get(streamId);
+      return row === undefined ? null : toSnapshot(row);
+    },
+
+    async writeSnapshot(snapshot) {
+      const state = toJson(snapshot.state, 'snapshot state');
+      writeSnapshotInTransaction.immediate([
+        snapshot.streamId,
+        snapshot.version,
+        snapshot.schemaVersion,
+        state,
+      ]);
+    },
+
+    async close() {
+      if (db.open) db.close();
+    },
+  };
+}
+
+function open(options: SqliteStoreOptions): Database.Database {
+  const synchronous = options.synchronous ?? 'FULL';
+  if (synchronous !== 'FULL' && synchronous !== 'NORMAL') {
+    throw new TypeError(`synchronous must be 'FULL' or 'NORMAL', got ${String(synchronous)}`);
+  }
+  const db = new Database(options.filename, { timeout: options.busyTimeoutMs ?? 5000 });
+  try {
+    // Positions and versions come back as bigint; the row mappers narrow versions to number.
+    db.defaultSafeIntegers(true);
+    // WAL: readers see the last commit without waiting for a writer. (':memory:' stays 'memory'.)
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${synchronous}`);
+    db.transaction(() => db.exec(sqliteSchemaSql)).immediate();
+    return db;
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}
+
+/**
+ * The version check inside the transaction already catches every conflict a writer of this store
+ * can cause; the UNIQUE constraints are the database's own guard, and their violations get the same
+ * typed errors as the checks.
+ */
+function explainConstraint(
+  error: unknown,
+  streamId: string,
+  events: readonly NewEvent[],
+  options: AppendOptions,
+  findByKey: (key: string) => EventRow | undefined,
+): unknown {
+  if (!(error instanceof Database.SqliteError) || error.code !== 'SQLITE_CONSTRAINT_UNIQUE') return error;
+  if (error.message.includes('events.idempotency_key')) {
+    const keys = events.flatMap((event) => event.metadata.idempotencyKey ?? []);
+    const taken = keys.find((key) => findByKey(key) !== undefined) ?? keys[0]!;
+    return new DuplicateIdempotencyKeyError(streamId, taken);
+  }
+  if (error.message.includes('events.version')) {
+    return new ConcurrencyConflictError(streamId, options.expectedVersion, undefined);
+  }
+  return error;
+}

@@ -1,0 +1,316 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  ConcurrencyConflictError,
+  DuplicateIdempotencyKeyError,
+  type EventStore,
+  type NewEvent,
+  type StoredEvent,
+} from '@tally/core';
+import fc from 'fast-check';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { batch, streamSuffix } from './arbitraries.js';
+import { appendWithRetry, event, readAllSettled } from './helpers.js';
+
+export interface StoreUnderTest {
+  readonly store: EventStore;
+  /** Closes the store and removes what it wrote (file, schema). */
+  cleanup(): Promise<void>;
+}
+
+/**
+ * The behaviour every `EventStore` must have, run once per adapter. `makeStore` gives each test an
+ * empty store of its own.
+ */
+export function describeEventStoreContract(name: string, makeStore: () => Promise<StoreUnderTest>): void {
+  describe(`${name}: EventStore contract`, () => {
+    let store: EventStore;
+    let cleanup: () => Promise<void>;
+
+    beforeEach(async () => {
+      ({ store, cleanup } = await makeStore());
+    });
+    afterEach(async () => {
+      await cleanup();
+    });
+
+    it('appends to a new stream and reads it back in order', async () => {
+      const events = [event('a'), event('b'), event('c')];
+      const result = await store.append('s-1', events, { expectedVersion: 0 });
+      const read = await store.readStream('s-1');
+
+      expect(read).toEqual(events.map((e, i) => stored(e, 's-1', i + 1, read[i]!.position)));
+      expectIncreasing(read.map((e) => e.position));
+      expect(result).toEqual({ nextVersion: 3, lastPosition: read[2]!.position });
+
+      const more = await store.append('s-1', [event('d'), event('e')], { expectedVersion: 3 });
+      expect(more.nextVersion).toBe(5);
+      expect((await store.readStream('s-1', { fromVersion: 4 })).map((e) => [e.version, e.id])).toEqual([
+        [4, 'd'],
+        [5, 'e'],
+      ]);
+      expect(await store.readStream('unknown')).toEqual([]);
+    });
+
+    it('rejects a stale or a future expected version and writes nothing of the batch', async () => {
+      await store.append('s-1', [event('a'), event('b')], { expectedVersion: 0 });
+      for (const expectedVersion of [0, 1, 3]) {
+        const error = await rejection(store.append('s-1', [event('x'), event('y')], { expectedVersion }));
+        expect(error).toBeInstanceOf(ConcurrencyConflictError);
+        expect(error).toMatchObject({ streamId: 's-1', expectedVersion, actualVersion: 2 });
+      }
+      await expect(store.append('s-new', [event('z')], { expectedVersion: 1 })).rejects.toBeInstanceOf(
+        ConcurrencyConflictError,
+      );
+      expect((await store.readStream('s-1')).map((e) => e.id)).toEqual(['a', 'b']);
+      expect((await readAllSettled(store, 2)).map((e) => e.id)).toEqual(['a', 'b']);
+    });
+
+    it('refuses malformed appends before touching storage', async () => {
+      await expect(store.append('s-1', [], { expectedVersion: 0 })).rejects.toBeInstanceOf(TypeError);
+      await expect(store.append('', [event('a')], { expectedVersion: 0 })).rejects.toBeInstanceOf(TypeError);
+      await expect(store.append('s-1', [event('a')], { expectedVersion: -1 })).rejects.toBeInstanceOf(
+        TypeError,
+      );
+      expect(await store.readAll()).toEqual([]);
+    });
+
+    it('writes a batch whole or not at all', async () => {
+      await store.append('s-1', [event('a', 'key-1')], { expectedVersion: 0 });
+      // The last event of the batch collides: the events before it must not stay behind.
+      const failing = [event('b'), event('c', 'key-2'), event('d', 'key-1')];
+      await expect(store.append('s-1', failing, { expectedVersion: 1 })).rejects.toBeInstanceOf(
+        DuplicateIdempotencyKeyError,
+      );
+      expect((await store.readStream('s-1')).map((e) => e.id)).toEqual(['a']);
+      expect(await store.findByIdempotencyKey('s-1', 'key-2')).toBeNull();
+
+      // The failed batch took nothing: the same version is still free.
+      const result = await store.append('s-1', [event('b'), event('c', 'key-2')], { expectedVersion: 1 });
+      expect(result.nextVersion).toBe(3);
+      expect((await readAllSettled(store, 3)).map((e) => [e.streamId, e.version, e.id])).toEqual([
+        ['s-1', 1, 'a'],
+        ['s-1', 2, 'b'],
+        ['s-1', 3, 'c'],
+      ]);
+    });
+
+    it('reads all streams in global order and pages with after and limit', async () => {
+      const appends: [string, string[]][] = [
+        ['s-a', ['a1', 'a2']],
+        ['s-b', ['b1']],
+        ['s-a', ['a3']],
+        ['s-c', ['c1', 'c2', 'c3']],
+        ['s-b', ['b2']],
+      ];
+      const versions = new Map<string, number>();
+      for (const [streamId, ids] of appends) {
+        const expectedVersion = versions.get(streamId) ?? 0;
+        const { nextVersion } = await store.append(
+          streamId,
+          ids.map((id) => event(id)),
+          { expectedVersion },
+        );
+        versions.set(streamId, nextVersion);
+      }
+
+      const all = await readAllSettled(store, 8);
+      // One writer appending one batch after another: global order is the order of the appends.
+      expect(all.map((e) => e.id)).toEqual(appends.flatMap(([, ids]) => ids));
+      expectIncreasing(all.map((e) => e.position));
+      expect(all).toEqual(
+        [
+          ...(await store.readStream('s-a')),
+          ...(await store.readStream('s-b')),
+          ...(await store.readStream('s-c')),
+        ].sort((x, y) => (x.position < y.position ? -1 : 1)),
+      );
+
+      for (const limit of [1, 2, 3, 5, 8, 100]) {
+        expect(await readInPages(store, limit)).toEqual(all);
+      }
+      expect(await store.readAll({ after: all[2]!.position })).toEqual(all.slice(3));
+      expect(await store.readAll({ after: all[2]!.position, limit: 2 })).toEqual(all.slice(3, 5));
+      expect(await store.readAll({ after: all.at(-1)!.position })).toEqual([]);
+      expect(await store.readAll({ limit: 0 })).toEqual([]);
+    });
+
+    it('loses no event and skips none while many callers append to many streams at once', async () => {
+      const writers = 12;
+      const appendsPerWriter = 12;
+      const streams = ['c-0', 'c-1', 'c-2', 'c-3', 'c-4'];
+      const acknowledged: { streamId: string; ids: string[]; nextVersion: number }[] = [];
+      let writing = true;
+
+      // A reader catching up page by page while the writers run: a skipped event would never come back.
+      const seen: StoredEvent[] = [];
+      const poll = async (): Promise<void> => {
+        while (writing) {
+          seen.push(...(await store.readAll({ after: seen.at(-1)?.position ?? 0n, limit: 7 })));
+          await sleep(1);
+        }
+      };
+      const write = async (writer: number): Promise<void> => {
+        for (let n = 0; n < appendsPerWriter; n++) {
+          const streamId = streams[(writer + n) % streams.length]!;
+          const ids = Array.from({ length: 1 + ((writer + n) % 3) }, (_, i) => `w${writer}-n${n}-e${i}`);
+          const result = await appendWithRetry(
+            store,
+            streamId,
+            ids.map((id) => event(id)),
+          );
+          acknowledged.push({ streamId, ids, nextVersion: result.nextVersion });
+        }
+      };
+      const polling = poll();
+      await Promise.all(Array.from({ length: writers }, (_, writer) => write(writer)));
+      writing = false;
+      await polling;
+
+      const total = acknowledged.reduce((sum, a) => sum + a.ids.length, 0);
+      const deadline = Date.now() + 10_000;
+      while (seen.length < total && Date.now() < deadline) {
+        const page = await store.readAll({ after: seen.at(-1)?.position ?? 0n, limit: 50 });
+        if (page.length === 0) await sleep(10);
+        seen.push(...page);
+      }
+
+      expect(seen).toEqual(await store.readAll());
+      expect(seen).toHaveLength(total);
+      expect(new Set(seen.map((e) => e.id)).size).toBe(total);
+      expectIncreasing(seen.map((e) => e.position));
+      for (const streamId of streams) {
+        const stream = await store.readStream(streamId);
+        expect(stream.map((e) => e.version)).toEqual(stream.map((_, i) => i + 1));
+        const mine = acknowledged.filter((a) => a.streamId === streamId);
+        expect(stream).toHaveLength(mine.reduce((sum, a) => sum + a.ids.length, 0));
+        // Every acknowledged batch sits where its append said, contiguous.
+        for (const a of mine) {
+          const first = a.nextVersion - a.ids.length;
+          expect(stream.slice(first, a.nextVersion).map((e) => e.id)).toEqual(a.ids);
+        }
+      }
+    });
+
+    it('keeps an idempotency key unique per stream, and free in other streams', async () => {
+      await store.append('s-1', [event('a', 'pay-1')], { expectedVersion: 0 });
+      await store.append('s-2', [event('b', 'pay-1')], { expectedVersion: 0 });
+
+      const error = await rejection(
+        store.append('s-1', [event('c'), event('d', 'pay-1')], { expectedVersion: 1 }),
+      );
+      expect(error).toBeInstanceOf(DuplicateIdempotencyKeyError);
+      expect(error).toMatchObject({ streamId: 's-1', idempotencyKey: 'pay-1' });
+      expect((await store.readStream('s-1')).map((e) => e.id)).toEqual(['a']);
+      expect((await store.readStream('s-2')).map((e) => e.id)).toEqual(['b']);
+    });
+
+    it('rejects a batch that repeats an idempotency key, writing nothing', async () => {
+      const error = await rejection(
+        store.append('s-1', [event('a', 'k'), event('b'), event('c', 'k')], { expectedVersion: 0 }),
+      );
+      expect(error).toBeInstanceOf(DuplicateIdempotencyKeyError);
+      expect(error).toMatchObject({ streamId: 's-1', idempotencyKey: 'k' });
+      expect(await store.readStream('s-1')).toEqual([]);
+      expect(await store.readAll()).toEqual([]);
+    });
+
+    it('finds an event by its idempotency key within its stream', async () => {
+      await store.append('s-1', [event('a'), event('b', 'order-7'), event('c', 'order-8')], {
+        expectedVersion: 0,
+      });
+      const [, b] = await store.readStream('s-1');
+      expect(await store.findByIdempotencyKey('s-1', 'order-7')).toEqual(b);
+      expect(await store.findByIdempotencyKey('s-2', 'order-7')).toBeNull();
+      expect(await store.findByIdempotencyKey('s-1', 'order-9')).toBeNull();
+    });
+
+    it('hands back exactly the events it was given (property, 200 runs)', async () => {
+      const written: StoredEvent[] = [];
+      let run = 0;
+      await fc.assert(
+        fc.asyncProperty(streamSuffix, batch, async (suffix, events) => {
+          const streamId = `prop-${run++}-${suffix}`;
+          const result = await store.append(streamId, events, { expectedVersion: 0 });
+          const read = await store.readStream(streamId);
+          expect(read).toEqual(events.map((e, i) => stored(e, streamId, i + 1, read[i]!.position)));
+          expect(result.lastPosition).toBe(read.at(-1)!.position);
+          for (const e of read) {
+            const key = e.metadata.idempotencyKey;
+            if (key !== undefined) expect(await store.findByIdempotencyKey(streamId, key)).toEqual(e);
+          }
+          written.push(...read);
+        }),
+        { numRuns: 200 },
+      );
+      expect(await readAllSettled(store, written.length)).toEqual(written);
+    });
+
+    it('gives out copies: changing an event after append or after read changes nothing stored', async () => {
+      const original = event('a', 'k');
+      const input = { ...original, data: { amount: '1.00', nested: { list: [1, 2] } } };
+      await store.append('s-1', [input], { expectedVersion: 0 });
+      input.data.nested.list.push(3);
+      const [first] = await store.readStream('s-1');
+      (first!.data as { amount: string }).amount = 'changed';
+      expect((await store.readStream('s-1'))[0]!.data).toEqual({ amount: '1.00', nested: { list: [1, 2] } });
+    });
+
+    it('keeps the newest snapshot of each stream', async () => {
+      expect(await store.readSnapshot('s-1')).toBeNull();
+      const state = { balance: '12.50', grants: [{ id: 'g-1', left: '2.5' }], note: 'é 🧾', none: null };
+      await store.writeSnapshot({ streamId: 's-1', version: 3, schemaVersion: 2, state });
+      expect(await store.readSnapshot('s-1')).toEqual({
+        streamId: 's-1',
+        version: 3,
+        schemaVersion: 2,
+        state,
+      });
+
+      // Older or equal versions never replace what is there.
+      await store.writeSnapshot({ streamId: 's-1', version: 2, schemaVersion: 2, state: 'older' });
+      await store.writeSnapshot({ streamId: 's-1', version: 3, schemaVersion: 9, state: 'same version' });
+      expect(await store.readSnapshot('s-1')).toEqual({
+        streamId: 's-1',
+        version: 3,
+        schemaVersion: 2,
+        state,
+      });
+
+      await store.writeSnapshot({ streamId: 's-1', version: 5, schemaVersion: 3, state: [1, 'two'] });
+      expect(await store.readSnapshot('s-1')).toEqual({
+        streamId: 's-1',
+        version: 5,
+        schemaVersion: 3,
+        state: [1, 'two'],
+      });
+      expect(await store.readSnapshot('s-2')).toBeNull();
+    });
+  });
+}
+
+function stored(e: NewEvent, streamId: string, version: number, position: bigint): StoredEvent {
+  return { ...e, streamId, version, position };
+}
+
+async function readInPages(store: EventStore, limit: number): Promise<StoredEvent[]> {
+  const all: StoredEvent[] = [];
+  for (;;) {
+    const page = await store.readAll({ after: all.at(-1)?.position ?? 0n, limit });
+    expect(page.length).toBeLessThanOrEqual(limit);
+    if (page.length === 0) return all;
+    all.push(...page);
+  }
+}
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected the call to fail');
+}
+
+function expectIncreasing(positions: bigint[]): void {
+  for (let i = 1; i < positions.length; i++) expect(positions[i]!).toBeGreaterThan(positions[i - 1]!);
+}

@@ -1,0 +1,60 @@
+/**
+ * One of the processes of multi-process.test.ts: opens the shared store, waits for the common start
+ * time so all processes write at once, appends one event at a time (reading the version, pausing
+ * 1 ms as a decision would, appending, retrying on conflicts) and prints what was acknowledged as
+ * one JSON line.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { EventStore } from '@tally/core';
+import { postgresStore } from '@tally/store-postgres';
+import { sqliteStore } from '@tally/store-sqlite';
+import { appendWithRetry, event } from '../helpers.js';
+
+export type WorkerTarget =
+  | { readonly kind: 'sqlite'; readonly filename: string }
+  | { readonly kind: 'postgres'; readonly connectionString: string; readonly schema: string };
+
+export interface WorkerTask {
+  readonly target: WorkerTarget;
+  readonly worker: number;
+  readonly appends: number;
+  readonly streams: readonly string[];
+  /** Epoch milliseconds at which every worker starts appending. */
+  readonly startAt: number;
+}
+
+export interface WorkerReport {
+  readonly acknowledged: { readonly streamId: string; readonly id: string; readonly version: number }[];
+  readonly conflicts: number;
+}
+
+function open(target: WorkerTarget): EventStore {
+  return target.kind === 'sqlite'
+    ? sqliteStore({ filename: target.filename })
+    : postgresStore({ connectionString: target.connectionString }, { schema: target.schema });
+}
+
+async function main(task: WorkerTask): Promise<WorkerReport> {
+  // Every worker opens (and may create) the file or schema at about the same time, then all start
+  // appending together: opening first keeps one slow opener from running alone afterwards.
+  const store = open(task.target);
+  if (task.target.kind === 'postgres') await store.readAll({ limit: 0 }); // creates the schema now
+  await sleep(Math.max(0, task.startAt - Date.now()));
+  const acknowledged: WorkerReport['acknowledged'] = [];
+  let conflicts = 0;
+  try {
+    for (let n = 0; n < task.appends; n++) {
+      const streamId = task.streams[(task.worker + n) % task.streams.length]!;
+      const id = `p${task.worker}-${n}`;
+      const result = await appendWithRetry(store, streamId, [event(id)], 1);
+      acknowledged.push({ streamId, id, version: result.nextVersion });
+      conflicts += result.conflicts;
+    }
+  } finally {
+    await store.close();
+  }
+  return { acknowledged, conflicts };
+}
+
+const report = await main(JSON.parse(process.argv[2]!) as WorkerTask);
+process.stdout.write(`${JSON.stringify(report)}\n`);
