@@ -95,7 +95,11 @@ beforeAll(async () => {
   mkdirSync(tarballs);
   mkdirSync(join(project, 'src'), { recursive: true });
   await timed('build', () =>
-    sh('npx', ['-y', 'pnpm@10', ...PACKAGES.flatMap((name) => ['--filter', `@tally/${name}`]), 'run', 'build'], root),
+    sh(
+      'npx',
+      ['-y', 'pnpm@10', ...PACKAGES.flatMap((name) => ['--filter', `@tally/${name}`]), 'run', 'build'],
+      root,
+    ),
   );
   await timed('pack', () =>
     Promise.all(
