@@ -18,10 +18,13 @@ export function applyEvent(state: CustomerState, event: RecordedEvent): Customer
   switch (event.type) {
     case 'credits_deducted': {
       const data = event.data;
+      // Opened even by a zero-cost deduction, as the decision that recorded it did: replay must show
+      // the same accounts as the live path.
+      const acc = account(state, data.currency, data.cost);
       for (const allocation of data.allocations)
         spend(state, event, allocation.grantId, toMinor(allocation.amount));
       const debt = toMinor(data.debt);
-      if (debt !== 0n) account(state, data.currency, data.cost).debt += debt;
+      if (debt !== 0n) acc.debt += debt;
       break;
     }
     case 'credits_granted': {

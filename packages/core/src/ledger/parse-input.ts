@@ -38,7 +38,7 @@ const parsers: Record<Exclude<Command['type'], 'reverseUsage'>, Parser> = {
   grant: (i) => ({
     type: 'grant',
     currency: check.id(i.currency, 'currency', 'unknown_currency'),
-    amount: check.amountText(i.amount),
+    amount: check.positiveAmountText(i.amount),
     priority: check.priority(i.priority, DEFAULT_PRIORITY),
     source: check.oneOf(i.source, 'source', ['top_up', 'promotion', 'manual'], 'manual'),
     effectiveAtMs: check.optionalTime(i.effectiveAt, 'effectiveAt'),
@@ -72,7 +72,7 @@ const parsers: Record<Exclude<Command['type'], 'reverseUsage'>, Parser> = {
       feature: byFeature ? check.id(i.feature, 'feature', 'unknown_feature') : null,
       quantity: byFeature ? check.quantity(i.quantity) : null,
       currency: byFeature ? null : check.id(i.currency, 'currency', 'unknown_currency'),
-      amount: byFeature ? null : check.amountText(i.amount),
+      amount: byFeature ? null : check.positiveAmountText(i.amount),
       expiresAtMs: check.optionalTime(i.expiresAt, 'expiresAt'),
     };
   },

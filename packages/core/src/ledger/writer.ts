@@ -137,6 +137,7 @@ export class Writer {
       const first = job.idempotencyKey === undefined ? job : firstWithKey.get(job.idempotencyKey)!;
       if (first !== job) continue; // decided below, from its first copy's outcome
       const before = recorder.events.length;
+      const accountsBefore = recorder.state.accounts.size;
       try {
         const result = decideOn(recorder, job.command, context);
         const metadata: EventMetadata =
@@ -155,6 +156,10 @@ export class Writer {
         settled.set(job, { ok: true, result });
       } catch (error) {
         if (!(error instanceof TallyError) || recorder.events.length !== before) throw error;
+        // A refused decision may have opened an empty account to look at; the batch's state must stay
+        // what its events fold to, so close it again (accounts keep insertion order: it is the last).
+        for (const code of [...recorder.state.accounts.keys()].slice(accountsBefore))
+          recorder.state.accounts.delete(code);
         settled.set(job, { ok: false, error });
       }
     }
