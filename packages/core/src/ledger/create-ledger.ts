@@ -284,7 +284,12 @@ export function createLedger(options: LedgerOptions): Ledger {
 
     async verify(input) {
       const { customerId } = parseRead(input);
-      return freeze(await verifyStream(await store.readStream(streamIdOf(customerId))), true);
+      const events = await store.readStream(streamIdOf(customerId));
+      // An empty stream is not a verified one: every row of it may have been deleted.
+      if (events.length === 0) {
+        throw new TallyError('unknown_customer', `no customer ${quote(customerId)}`, { field: 'customerId' });
+      }
+      return freeze(verifyStream(events), true);
     },
 
     close: () => store.close(),

@@ -85,7 +85,9 @@ export class Writer {
         const retryable =
           error instanceof ConcurrencyConflictError || error instanceof DuplicateIdempotencyKeyError;
         if (!retryable) {
-          for (const job of jobs) job.reject(error);
+          this.options.cache.forget(customerId);
+          const failure = error instanceof TallyError ? error : storeFailure(error);
+          for (const job of jobs) job.reject(failure);
           return;
         }
         this.options.cache.forget(customerId);
@@ -217,6 +219,19 @@ function conflict(job: Job): TallyError {
 function stripLookups(payload: Record<string, unknown>): Record<string, unknown> {
   const { usage: _usage, ...rest } = payload;
   return rest;
+}
+
+/**
+ * A failure of the store itself (a lost connection, a full disk). If it came during the commit the
+ * write may have landed, so the caller is told to retry with the same idempotency key, which is safe.
+ */
+function storeFailure(cause: unknown): TallyError {
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  return new TallyError(
+    'store_error',
+    `the store failed (${reason}); if this happened during the commit the write may have been stored: retry with the same idempotencyKey`,
+    { cause },
+  );
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
