@@ -14,6 +14,10 @@ const MAX_DUE_INSTANTS = 10_000;
  * hold expiries, debt paid by grants that become effective — as events, in time order, with
  * deterministic ids. Reads at T fold these without writing them; the next write stores them first.
  * Because both paths run this same function, what was read is exactly what gets written.
+ *
+ * @example
+ * const { state, events: due } = advance(fold(events), Date.parse('2025-02-01T00:00:00.000Z'));
+ * // due: the expiries, renewals and settlements up to Feb 1 that the stream does not hold yet
  */
 export function advance(
   state: CustomerState,

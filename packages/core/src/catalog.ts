@@ -2,6 +2,14 @@ import { TallyError } from './errors.js';
 import { formatAmount, parseAmount, parseRate, quote, type Rounding } from './money.js';
 import type { Interval } from './time.js';
 
+/**
+ * A currency as declared to `defineCatalog`: usually a unit of credit, with the decimal places every
+ * amount in it has.
+ *
+ * @example
+ * const credits: CurrencyInput = { code: 'credits', decimals: 0 };
+ * const usd: CurrencyInput = { code: 'usd', decimals: 2, rounding: 'half_even' };
+ */
 export interface CurrencyInput {
   /** e.g. 'credits'. */
   readonly code: string;
@@ -11,12 +19,26 @@ export interface CurrencyInput {
   readonly rounding?: Rounding;
 }
 
+/**
+ * Something customers use and pay for per unit, as declared to `defineCatalog`; `trackUsage`, `hold`
+ * and `check` look its cost up by `key`.
+ *
+ * @example
+ * const feature: FeatureInput = { key: 'ai-generation', cost: { currency: 'credits', perUnit: '10' } };
+ */
 export interface FeatureInput {
   readonly key: string;
   /** perUnit is a decimal string and may be finer than the currency (cost is rounded once). */
   readonly cost: { readonly currency: string; readonly perUnit: string };
 }
 
+/**
+ * Credit a plan grants at the start of every cycle, as declared to `defineCatalog`; the catalog fills
+ * in the defaults to make a `PlanGrantRule`.
+ *
+ * @example
+ * const monthly: PlanGrantInput = { currency: 'credits', amount: '1000', rollover: { max: '500' } };
+ */
 export interface PlanGrantInput {
   readonly currency: string;
   readonly amount: string;
@@ -28,6 +50,15 @@ export interface PlanGrantInput {
   readonly rollover?: { readonly max: string };
 }
 
+/**
+ * A subscription plan as declared to `defineCatalog`: how often it renews and what it grants each
+ * cycle. `price` is recorded with each subscription; Tally itself charges nothing.
+ *
+ * @example
+ * const pro: PlanInput = {
+ *   id: 'pro', price: '20', interval: 'month', grants: [{ currency: 'credits', amount: '1000' }],
+ * };
+ */
 export interface PlanInput {
   readonly id: string;
   readonly price?: string;
@@ -35,25 +66,53 @@ export interface PlanInput {
   readonly grants: readonly PlanGrantInput[];
 }
 
+/**
+ * Everything `defineCatalog` validates: the currencies, the features usage is priced by, and the plans.
+ *
+ * @example
+ * const input: CatalogInput = {
+ *   currencies: [{ code: 'credits', decimals: 0 }],
+ *   features: [{ key: 'ai-generation', cost: { currency: 'credits', perUnit: '10' } }],
+ *   plans: [{ id: 'free', interval: 'month', grants: [{ currency: 'credits', amount: '100' }] }],
+ * };
+ */
 export interface CatalogInput {
   readonly currencies: readonly CurrencyInput[];
   readonly features: readonly FeatureInput[];
   readonly plans: readonly PlanInput[];
 }
 
+/**
+ * A currency of a validated `Catalog`, its rounding rule filled in.
+ *
+ * @example
+ * const { decimals, rounding } = catalog.currencies.get('credits')!; // 0, 'half_up'
+ */
 export interface Currency {
   readonly code: string;
   readonly decimals: number;
   readonly rounding: Rounding;
 }
 
+/**
+ * A feature of a validated `Catalog`: the price of one unit, in one currency.
+ *
+ * @example
+ * const feature = catalog.features.get('ai-generation'); // { key: 'ai-generation', currency: 'credits', perUnit: '10' }
+ */
 export interface Feature {
   readonly key: string;
   readonly currency: string;
   readonly perUnit: string;
 }
 
-/** A plan's grant rule with every default filled in; this is what a subscription snapshots. */
+/**
+ * A plan's grant rule with every default filled in; this is what a subscription snapshots.
+ *
+ * @example
+ * const [rule] = catalog.plans.get('pro')!.grants;
+ * // { currency: 'credits', amount: '1000', priority: 50, expires: 'cycle_end', rollover: null }
+ */
 export interface PlanGrantRule {
   readonly currency: string;
   readonly amount: string;
@@ -62,6 +121,13 @@ export interface PlanGrantRule {
   readonly rollover: { readonly max: string } | null;
 }
 
+/**
+ * A plan of a validated `Catalog`. Subscribing copies its terms into the subscription, so editing the
+ * catalog later does not change running subscriptions.
+ *
+ * @example
+ * const plan = catalog.plans.get('pro'); // { id: 'pro', price: '20', interval: 'month', grants: [...] }
+ */
 export interface Plan {
   readonly id: string;
   readonly price: string | null;
@@ -69,6 +135,14 @@ export interface Plan {
   readonly grants: readonly PlanGrantRule[];
 }
 
+/**
+ * The validated, frozen product setup `defineCatalog` returns: currencies, features and plans, each by
+ * its id. A ledger prices every usage and plan by it.
+ *
+ * @example
+ * for (const plan of catalog.plans.values()) console.log(plan.id, plan.interval, plan.price);
+ * const ledger = createLedger({ catalog, store: memoryStore() });
+ */
 export interface Catalog {
   readonly currencies: ReadonlyMap<string, Currency>;
   readonly features: ReadonlyMap<string, Feature>;

@@ -3,6 +3,9 @@ import type { AccountState, GrantState } from './state.js';
 /**
  * Which grant pays first: the lower priority number, then the one that expires soonest (never-expiring
  * last), then the one that became effective first, then the lower grant id, so the order is total.
+ *
+ * @example
+ * const payingOrder = [...fold(events).accounts.get('credits')!.live].sort(consumptionOrder);
  */
 export function consumptionOrder(a: GrantState, b: GrantState): number {
   if (a.priority !== b.priority) return a.priority - b.priority;

@@ -1,6 +1,13 @@
 import type { GrantSource, RecordedEvent } from './events.js';
 import { decimalsOf, formatAmount, toMinor } from './money.js';
 
+/**
+ * What a statement line records: a grant, a usage, an expiry, a void, a reversal, a hold placed or
+ * ended, or a debt settlement. Hold lines change `held`; hold and settlement lines leave the balance.
+ *
+ * @example
+ * const usage = (await ledger.entries({ customerId: 'cus_123' })).filter((e) => e.kind === 'usage');
+ */
 export type EntryKind =
   | 'grant'
   | 'usage'
@@ -11,7 +18,15 @@ export type EntryKind =
   | 'hold_release'
   | 'debt_settlement';
 
-/** One line of a customer's statement in one currency. */
+/**
+ * One line of a customer's statement in one currency, with the running balance after it, so a
+ * statement can be shown without any arithmetic.
+ *
+ * @example
+ * for (const e of await ledger.entries({ customerId: 'cus_123', currency: 'credits' })) {
+ *   console.log(e.at, e.kind, e.amount, e.balance); // e.g. 2025-01-02T10:00:00.000Z usage -10 90
+ * }
+ */
 export interface LedgerEntry {
   /** Stable across reads: the id of the event it comes from. */
   readonly entryId: string;
@@ -44,6 +59,10 @@ type Line = Omit<LedgerEntry, 'balance' | 'amount' | 'held'> & {
  * The statement of one currency up to `toMs`, oldest first, with a running balance. A grant is dated
  * when it becomes effective, so a future top-up appears when it starts to count; everything else is
  * dated when it happened. The last running balance equals the account's balance at `toMs`.
+ *
+ * @example
+ * const lines = ledgerEntries(events, 'credits', Date.now());
+ * const balance = lines.at(-1)?.balance ?? '0';
  */
 export function ledgerEntries(
   events: readonly RecordedEvent[],

@@ -1,6 +1,10 @@
 /**
  * Every failure Tally reports carries one of these codes. Codes are stable: callers branch on them,
  * messages are for humans and may be reworded.
+ *
+ * @example
+ * const retryLater: TallyErrorCode[] = ['concurrency_conflict', 'store_error'];
+ * if (isTallyError(error) && retryLater.includes(error.code)) await retry();
  */
 export type TallyErrorCode =
   | 'invalid_catalog'
@@ -60,5 +64,13 @@ export class TallyError extends Error {
   }
 }
 
+/**
+ * Whether `error` is a `TallyError`, and of `code` when one is given. A type guard, so a `catch` block
+ * can branch on the code without a cast.
+ *
+ * @example
+ * try { await ledger.trackUsage({ customerId: 'cus_123', feature: 'ai-generation', quantity: 1 }) }
+ * catch (error) { if (isTallyError(error, 'insufficient_credits')) showUpgrade(); else throw error; }
+ */
 export const isTallyError = (error: unknown, code?: TallyErrorCode): error is TallyError =>
   error instanceof TallyError && (code === undefined || error.code === code);

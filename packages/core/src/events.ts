@@ -7,13 +7,36 @@ import type { Interval } from './time.js';
  * with exactly the currency's places; times are ISO-8601 UTC strings.
  */
 
+/**
+ * Where a grant's credit came from: a plan's cycle, credit rolled over from the previous cycle, a
+ * top-up, a promotion, a manual grant, or a reversal paying back debt that was already settled.
+ *
+ * @example
+ * const promotions = (await ledger.grants({ customerId: 'cus_123' })).filter((g) => g.source === 'promotion');
+ */
 export type GrantSource = 'plan' | 'rollover' | 'top_up' | 'promotion' | 'manual' | 'reversal';
 
+/**
+ * One grant's share of a deduction, debt settlement or reversal: which grant paid (or got back) how
+ * much, so a reversal can return each share to the grant it came from.
+ *
+ * @example
+ * const allocation: Allocation = { grantId: 'grant_01J…', amount: '10' };
+ */
 export interface Allocation {
   readonly grantId: string;
   readonly amount: string;
 }
 
+/**
+ * Recorded by `createCustomer`: the first event of every customer's stream.
+ *
+ * @example
+ * const event: CustomerCreated = {
+ *   type: 'customer_created',
+ *   data: { customerId: 'cus_123', externalId: 'user-42', metadata: { team: 'acme' } },
+ * };
+ */
 export interface CustomerCreated {
   readonly type: 'customer_created';
   readonly data: {
@@ -23,6 +46,16 @@ export interface CustomerCreated {
   };
 }
 
+/**
+ * Recorded by `subscribe` and `changePlan`: starts a subscription with a copy of the plan's terms, so
+ * later catalog changes never alter a running subscription. Its first cycle starts at `anchorAt`.
+ *
+ * @example
+ * const event: SubscriptionActivated = { type: 'subscription_activated', data: {
+ *   subscriptionId: 'sub_01J…', planId: 'pro', interval: 'month', price: '20', anchorAt: '2025-01-31T00:00:00.000Z',
+ *   grants: [{ currency: 'credits', amount: '1000', priority: 50, expires: 'cycle_end', rollover: null }],
+ * } };
+ */
 export interface SubscriptionActivated {
   readonly type: 'subscription_activated';
   readonly data: {
@@ -37,11 +70,31 @@ export interface SubscriptionActivated {
   };
 }
 
+/**
+ * Recorded when time reaches a subscription's next cycle boundary; the new cycle's plan grants follow
+ * it. `periodEnd` is when the new cycle ends.
+ *
+ * @example
+ * const event: SubscriptionRenewed = {
+ *   type: 'subscription_renewed',
+ *   data: { subscriptionId: 'sub_01J…', cycle: 1, periodEnd: '2025-03-31T00:00:00.000Z' },
+ * };
+ */
 export interface SubscriptionRenewed {
   readonly type: 'subscription_renewed';
   readonly data: { readonly subscriptionId: string; readonly cycle: number; readonly periodEnd: string };
 }
 
+/**
+ * Recorded by `cancelSubscription` (and by `changePlan` for the plan it leaves): the subscription does
+ * not renew at or after `endsAt`, which is either now or the end of the current cycle.
+ *
+ * @example
+ * const event: SubscriptionCanceled = {
+ *   type: 'subscription_canceled',
+ *   data: { subscriptionId: 'sub_01J…', endsAt: '2025-02-28T00:00:00.000Z' },
+ * };
+ */
 export interface SubscriptionCanceled {
   readonly type: 'subscription_canceled';
   readonly data: {
@@ -51,6 +104,16 @@ export interface SubscriptionCanceled {
   };
 }
 
+/**
+ * Recorded by `grant`, by each plan cycle (and its rollover) and by a reversal that pays back settled
+ * debt: new credit, spendable from `effectiveAt` until `expiresAt` (null: never).
+ *
+ * @example
+ * const event: CreditsGranted = { type: 'credits_granted', data: {
+ *   grantId: 'grant_01J…', currency: 'credits', amount: '500', priority: 50, source: 'top_up',
+ *   effectiveAt: '2025-01-01T00:00:00.000Z', expiresAt: null, subscriptionId: null, cycle: null,
+ *   ruleIndex: null, metadata: {} } };
+ */
 export interface CreditsGranted {
   readonly type: 'credits_granted';
   readonly data: {
@@ -68,6 +131,15 @@ export interface CreditsGranted {
   };
 }
 
+/**
+ * Recorded by `trackUsage` and `captureHold`: a cost taken from the account, with what each grant paid
+ * in consumption order and the part no grant covered, which became debt.
+ *
+ * @example
+ * const event: CreditsDeducted = { type: 'credits_deducted', data: {
+ *   usageId: 'usage_01J…', currency: 'credits', feature: 'ai-generation', quantity: 1, cost: '10',
+ *   allocations: [{ grantId: 'grant_01J…', amount: '10' }], debt: '0', holdId: null, metadata: {} } };
+ */
 export interface CreditsDeducted {
   readonly type: 'credits_deducted';
   readonly data: {
@@ -87,11 +159,31 @@ export interface CreditsDeducted {
   };
 }
 
+/**
+ * Recorded when time reaches a grant's `expiresAt` with credit left on it (or when a plan change or
+ * cancellation expires plan credits early): `amount` is the unused credit leaving the balance.
+ *
+ * @example
+ * const event: GrantExpired = {
+ *   type: 'grant_expired',
+ *   data: { grantId: 'grant_01J…', currency: 'credits', amount: '40' },
+ * };
+ */
 export interface GrantExpired {
   readonly type: 'grant_expired';
   readonly data: { readonly grantId: string; readonly currency: string; readonly amount: string };
 }
 
+/**
+ * Recorded by `voidGrant`: the grant's remaining credit (`amount`) is taken back, e.g. after a
+ * chargeback. Credit already spent from it stays spent.
+ *
+ * @example
+ * const event: GrantVoided = {
+ *   type: 'grant_voided',
+ *   data: { grantId: 'grant_01J…', currency: 'credits', amount: '450', reason: 'chargeback' },
+ * };
+ */
 export interface GrantVoided {
   readonly type: 'grant_voided';
   readonly data: {
@@ -102,6 +194,15 @@ export interface GrantVoided {
   };
 }
 
+/**
+ * Recorded by `reverseUsage`: a deduction given back to the grants that paid it, except the shares of
+ * grants that have expired or been voided since, which are forfeited.
+ *
+ * @example
+ * const event: UsageReversed = { type: 'usage_reversed', data: {
+ *   usageId: 'usage_01J…', currency: 'credits', restored: [{ grantId: 'grant_01J…', amount: '10' }],
+ *   debtCleared: '0', forfeited: '0', reason: 'failed job' } };
+ */
 export interface UsageReversed {
   readonly type: 'usage_reversed';
   readonly data: {
@@ -117,6 +218,15 @@ export interface UsageReversed {
   };
 }
 
+/**
+ * Recorded by `hold`: credit reserved for work about to happen. It lowers `available` (not `balance`)
+ * until the hold is captured, released or expires.
+ *
+ * @example
+ * const event: CreditsHeld = { type: 'credits_held', data: {
+ *   holdId: 'hold_01J…', currency: 'credits', amount: '30', feature: 'ai-generation', quantity: 3,
+ *   expiresAt: '2025-01-01T00:15:00.000Z' } };
+ */
 export interface CreditsHeld {
   readonly type: 'credits_held';
   readonly data: {
@@ -129,6 +239,16 @@ export interface CreditsHeld {
   };
 }
 
+/**
+ * Recorded when a hold ends: released by `releaseHold`, expired, or captured (a `credits_deducted`
+ * for the actual cost follows). The held amount is available again.
+ *
+ * @example
+ * const event: HoldReleased = {
+ *   type: 'hold_released',
+ *   data: { holdId: 'hold_01J…', currency: 'credits', amount: '30', reason: 'captured' },
+ * };
+ */
 export interface HoldReleased {
   readonly type: 'hold_released';
   readonly data: {
@@ -139,11 +259,25 @@ export interface HoldReleased {
   };
 }
 
+/**
+ * Recorded by `setCreditLimit`: how far below zero the balance of a currency may go from now on.
+ *
+ * @example
+ * const event: CreditLimitSet = { type: 'credit_limit_set', data: { currency: 'credits', limit: '50' } };
+ */
 export interface CreditLimitSet {
   readonly type: 'credit_limit_set';
   readonly data: { readonly currency: string; readonly limit: string };
 }
 
+/**
+ * Recorded when new credit (a grant, a renewal, a grant becoming effective) pays off debt: the grants
+ * pay `amount` of it in consumption order, so debt never sits beside spendable credit.
+ *
+ * @example
+ * const event: DebtSettled = { type: 'debt_settled', data: {
+ *   currency: 'credits', amount: '20', allocations: [{ grantId: 'grant_01J…', amount: '20' }] } };
+ */
 export interface DebtSettled {
   readonly type: 'debt_settled';
   readonly data: {
@@ -153,6 +287,15 @@ export interface DebtSettled {
   };
 }
 
+/**
+ * Every fact Tally records, as a union discriminated by `type`: check `type` and `data` narrows to
+ * that event's shape.
+ *
+ * @example
+ * function describe(event: TallyEvent): string {
+ *   return event.type === 'credits_deducted' ? `used ${event.data.cost} ${event.data.currency}` : event.type;
+ * }
+ */
 export type TallyEvent =
   | CustomerCreated
   | SubscriptionActivated
@@ -168,11 +311,30 @@ export type TallyEvent =
   | CreditLimitSet
   | DebtSettled;
 
+/**
+ * The name of each kind of event Tally records; `EVENT_TYPES` holds the same names at runtime.
+ *
+ * @example
+ * const watched: TallyEventType[] = ['credits_deducted', 'usage_reversed'];
+ */
 export type TallyEventType = TallyEvent['type'];
 
-/** An event with the time it happened and its id: the unit `evolve` folds. */
+/**
+ * An event with the time it happened and its id: the unit `evolve` folds.
+ *
+ * @example
+ * // The ledger keeps customer cus_123's events in the stream 'customer-cus_123'.
+ * const events: RecordedEvent[] = (await store.readStream('customer-cus_123')).map(upcast);
+ * const state = fold(events);
+ */
 export type RecordedEvent = TallyEvent & { readonly id: string; readonly at: string };
 
+/**
+ * The names of every event type, for checking a stored `type` at runtime; `upcast` refuses any other.
+ *
+ * @example
+ * if (!EVENT_TYPES.has(stored.type)) console.warn(`event ${stored.id} has unknown type ${stored.type}`);
+ */
 export const EVENT_TYPES: ReadonlySet<string> = new Set<TallyEventType>([
   'customer_created',
   'subscription_activated',

@@ -13,6 +13,10 @@ import {
 /**
  * Folds one event into `state` in place. This is the hot path of every balance read, so it does only
  * integer arithmetic and map lookups, and checks the invariants a corrupt stream would break.
+ *
+ * @example
+ * const state = initialState();
+ * for (const event of events) applyEvent(state, event); // `state` now reflects the whole stream
  */
 export function applyEvent(state: CustomerState, event: RecordedEvent): CustomerState {
   switch (event.type) {
@@ -58,6 +62,7 @@ export function applyEvent(state: CustomerState, event: RecordedEvent): Customer
       spend(state, event, grant.grantId, toMinor(event.data.amount));
       grant.status = event.type === 'grant_expired' ? 'expired' : 'voided';
       grant.endedAt = event.at;
+      retire(state, grant);
       break;
     }
     case 'debt_settled': {
@@ -159,7 +164,13 @@ export function applyEvent(state: CustomerState, event: RecordedEvent): Customer
   return state;
 }
 
-/** Folds events into a fresh state (or a copy-free continuation of `from`, which it mutates). */
+/**
+ * Folds events into a fresh state (or a copy-free continuation of `from`, which it mutates).
+ *
+ * @example
+ * const state = fold(events);
+ * fold(moreEvents, state); // continues from `state`, in place
+ */
 export function fold(events: Iterable<RecordedEvent>, from: CustomerState = initialState()): CustomerState {
   for (const event of events) applyEvent(from, event);
   return from;
@@ -168,6 +179,10 @@ export function fold(events: Iterable<RecordedEvent>, from: CustomerState = init
 /**
  * The pure reducer: returns a new state and leaves `state` untouched. It copies the state per event,
  * which suits callers that keep intermediate states; `fold` is the fast path for replaying a stream.
+ *
+ * @example
+ * const before = fold(events);
+ * const after = evolve(before, event); // `before` is unchanged
  */
 export function evolve(state: CustomerState, event: RecordedEvent): CustomerState {
   return applyEvent(cloneState(state), event);
@@ -177,6 +192,21 @@ function spend(state: CustomerState, event: RecordedEvent, grantId: string, amou
   const grant = grantOf(state, event, grantId);
   grant.remaining -= amount;
   if (grant.remaining < 0n) corrupt(event, `grant ${grantId} would go below zero`);
+  if (grant.remaining === 0n && grant.effectiveAtMs <= Date.parse(event.at)) retire(state, grant);
+}
+
+/**
+ * Takes a finished grant (spent, expired or voided) out of its account's live list, as `spendableGrants`
+ * does at the next decision. Without it a replayed stream keeps every grant it ever made live, and
+ * every later read and write walks and copies them all. A reversal puts the grant back.
+ */
+function retire(state: CustomerState, grant: GrantState): void {
+  if (!grant.inLive) return;
+  const live = state.accounts.get(grant.currency)?.live;
+  const at = live === undefined ? -1 : live.indexOf(grant);
+  if (at < 0) return;
+  live!.splice(at, 1);
+  grant.inLive = false;
 }
 
 function grantOf(state: CustomerState, event: RecordedEvent, grantId: string): GrantState {

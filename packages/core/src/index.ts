@@ -13,6 +13,20 @@ export type {
 } from './catalog.js';
 export { defineCatalog } from './catalog.js';
 export { consumptionOrder } from './consumption-order.js';
+export type {
+  CancelSubscription,
+  CaptureHold,
+  ChangePlan,
+  CreateCustomer,
+  Grant,
+  Hold,
+  ReleaseHold,
+  ReverseUsage,
+  SetCreditLimit,
+  Subscribe,
+  TrackUsage,
+  VoidGrant,
+} from './decide/commands.js';
 export type { IdKind } from './decide/context.js';
 export type { CustomerResult } from './decide/customer.js';
 export type { GrantResult } from './decide/grant.js';
@@ -30,6 +44,7 @@ export type * from './ledger/api-types.js';
 export { type CheckResult, createLedger, type Ledger, type LedgerOptions } from './ledger/create-ledger.js';
 export type { VerifyResult } from './ledger/verify.js';
 export type { Rounding } from './money.js';
+export type { AccountState, CustomerInfo, GrantState, HoldState, SubscriptionState } from './state.js';
 export { type CustomerState, initialState } from './state.js';
 export type { Interval, TimeInput } from './time.js';
 export { CURRENT_SCHEMA_VERSIONS, upcast } from './upcast.js';

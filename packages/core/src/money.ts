@@ -7,6 +7,14 @@ import { TallyError } from './errors.js';
  * and ~25x faster than decimal.js. decimal.js is used only where arithmetic is not integer (costs).
  */
 
+/**
+ * How a computed cost is rounded to its currency's places, once per cost: halves away from zero
+ * ('half_up'), halves to even ('half_even'), always up, or always down.
+ *
+ * @example
+ * // 3 units at perUnit '0.125' cost 0.375: 'half_up' charges '0.38', 'down' charges '0.37'.
+ * const usd: CurrencyInput = { code: 'usd', decimals: 2, rounding: 'down' };
+ */
 export type Rounding = 'half_up' | 'half_even' | 'up' | 'down';
 
 /** Largest integer part an amount may have; keeps every sum far from any overflow surprise downstream. */
@@ -92,11 +100,21 @@ const DECIMAL_ROUNDING: Record<Rounding, Decimal.Rounding> = {
 
 const Exact = Decimal.clone({ precision: 100 });
 
-/** perUnit x quantity, rounded once to the currency's places by its rule, in minor units. */
+/**
+ * perUnit x quantity, rounded once to the currency's places by its rule, in minor units. Every usage
+ * command computes one, and decimal.js is slow next to the rest of a write, so the few distinct
+ * (price, quantity) pairs a real workload repeats are memoized, as `toMinor` does.
+ */
+const costCache = new Map<string, bigint>();
 export function costMinor(perUnit: string, quantity: number, decimals: number, rounding: Rounding): bigint {
+  const key = `${perUnit} ${quantity} ${decimals} ${rounding}`;
+  const cached = costCache.get(key);
+  if (cached !== undefined) return cached;
   const exact = new Exact(perUnit).times(new Exact(quantity));
   const rounded = exact.toDecimalPlaces(decimals, DECIMAL_ROUNDING[rounding]);
-  return BigInt(rounded.times(new Exact(10).pow(decimals)).toFixed(0));
+  const cost = BigInt(rounded.times(new Exact(10).pow(decimals)).toFixed(0));
+  if (costCache.size < MINOR_CACHE_LIMIT) costCache.set(key, cost);
+  return cost;
 }
 
 /** Validates a decimal-string rate that may be finer than the currency (a per-unit price). */

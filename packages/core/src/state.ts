@@ -5,6 +5,10 @@ import type { Interval } from './time.js';
 /**
  * What a customer's stream folds into. Internal and mutable on purpose: the fold is the hot path, so
  * it updates bigints in place instead of copying. Public reads hand out frozen views, never this.
+ *
+ * @example
+ * const state: CustomerState = fold(events);
+ * console.log(state.version, state.customer?.customerId, [...state.accounts.keys()]);
  */
 export interface CustomerState {
   customer: CustomerInfo | null;
@@ -20,6 +24,12 @@ export interface CustomerState {
   lastAt: string;
 }
 
+/**
+ * The customer record in the state, set by `customer_created`; `CustomerState.customer` is null before it.
+ *
+ * @example
+ * const info: CustomerInfo | null = fold(events).customer;
+ */
 export interface CustomerInfo {
   readonly customerId: string;
   readonly externalId: string | null;
@@ -27,6 +37,13 @@ export interface CustomerInfo {
   readonly createdAt: string;
 }
 
+/**
+ * One currency's account in the state, in bigint minor units so the fold can update it in place;
+ * reads turn it into a `CreditAccount` of decimal strings.
+ *
+ * @example
+ * const account = fold(events).accounts.get('credits'); // { debt: 0n, held: 300n, creditLimit: 0n, ... }
+ */
 export interface AccountState {
   readonly currency: string;
   readonly decimals: number;
@@ -38,6 +55,13 @@ export interface AccountState {
   held: bigint;
 }
 
+/**
+ * A grant in the state, amounts in bigint minor units and times in epoch milliseconds; reads turn it
+ * into a `GrantView`.
+ *
+ * @example
+ * const open = [...fold(events).grants.values()].filter((g) => g.status === 'active' && g.remaining > 0n);
+ */
 export interface GrantState {
   readonly grantId: string;
   readonly currency: string;
@@ -58,6 +82,13 @@ export interface GrantState {
   inLive: boolean;
 }
 
+/**
+ * A subscription in the state, with the plan terms it was activated with; `cycle` and `endsAtMs` decide
+ * when it renews next. Reads turn it into a `SubscriptionView`.
+ *
+ * @example
+ * const running = [...fold(events).subscriptions.values()].filter((s) => s.endsAtMs > Date.now());
+ */
 export interface SubscriptionState {
   readonly subscriptionId: string;
   readonly planId: string;
@@ -72,6 +103,12 @@ export interface SubscriptionState {
   endsAtMs: number;
 }
 
+/**
+ * A hold in the state, its amount in bigint minor units; reads turn it into a `HoldView`.
+ *
+ * @example
+ * const active = [...fold(events).holds.values()].filter((h) => h.status === 'active');
+ */
 export interface HoldState {
   readonly holdId: string;
   readonly currency: string;
@@ -83,6 +120,12 @@ export interface HoldState {
   status: 'active' | 'released' | 'expired' | 'captured';
 }
 
+/**
+ * The state of a customer with no events yet: where every fold starts.
+ *
+ * @example
+ * const state = events.reduce(applyEvent, initialState()); // the same as fold(events)
+ */
 export function initialState(): CustomerState {
   return {
     customer: null,

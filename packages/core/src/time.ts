@@ -1,9 +1,23 @@
 import { TallyError } from './errors.js';
 import { quote } from './money.js';
 
-/** A point in time as the API accepts it. */
+/**
+ * A point in time as the API accepts it: a `Date`, or an ISO-8601 string with a time zone or as a
+ * bare date (midnight UTC).
+ *
+ * @example
+ * await ledger.grant({ customerId: 'cus_123', currency: 'credits', amount: '100', expiresAt: '2025-12-31T23:59:59Z' });
+ * await ledger.creditAccounts({ customerId: 'cus_123', at: new Date('2025-06-01') });
+ */
 export type TimeInput = Date | string;
 
+/**
+ * How often a plan renews. Months and years are calendar units in UTC counted from the subscription's
+ * start, clamped to shorter months: started on Jan 31, it renews on Feb 28 (or 29), Mar 31, Apr 30.
+ *
+ * @example
+ * const annual: PlanInput = { id: 'annual', interval: 'year', grants: [{ currency: 'credits', amount: '12000' }] };
+ */
 export type Interval = 'day' | 'week' | 'month' | 'year';
 
 /** Latest instant Tally accepts: year 9999, so ISO strings keep 4-digit years and sort as text. */

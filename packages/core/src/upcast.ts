@@ -7,6 +7,9 @@ import { decimalsOf, formatAmount } from './money.js';
  * Events are stored forever, so their shapes outlive the code that wrote them. Each type has a current
  * schema version; an event written at an older version is upcast step by step on read, and one from a
  * newer version (written by newer code) is refused rather than misread.
+ *
+ * @example
+ * const version = CURRENT_SCHEMA_VERSIONS.credits_deducted; // 2: a v1 deduction is upcast on read
  */
 export const CURRENT_SCHEMA_VERSIONS: Readonly<Record<TallyEventType, number>> = {
   customer_created: 1,
@@ -40,7 +43,12 @@ const UPCASTERS: Partial<Record<TallyEventType, Record<number, Upcaster>>> = {
   },
 };
 
-/** The stored event as the fold reads it: known type, current shape. Throws `unknown_event` otherwise. */
+/**
+ * The stored event as the fold reads it: known type, current shape. Throws `unknown_event` otherwise.
+ *
+ * @example
+ * const events = (await store.readAll({ limit: 100 })).map(upcast); // RecordedEvent[], current shapes
+ */
 export function upcast(event: StoredEvent | NewEvent): RecordedEvent {
   if (!EVENT_TYPES.has(event.type)) {
     throw new TallyError(

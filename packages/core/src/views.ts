@@ -3,7 +3,13 @@ import { formatAmount } from './money.js';
 import type { AccountState, CustomerState, GrantState, HoldState, SubscriptionState } from './state.js';
 import { cycleAt, cycleStart, iso } from './time.js';
 
-/** A customer's credit account in one currency, as of an instant. */
+/**
+ * A customer's credit account in one currency, as of an instant.
+ *
+ * @example
+ * const [credits] = await ledger.creditAccounts({ customerId: 'cus_123' });
+ * // { currency: 'credits', balance: '90', held: '10', available: '80', creditLimit: '0', debt: '0' }
+ */
 export interface CreditAccount {
   readonly currency: string;
   /** Credit of effective, unexpired grants minus debt. Negative only within the credit limit. */
@@ -18,8 +24,24 @@ export interface CreditAccount {
   readonly debt: string;
 }
 
+/**
+ * Where a grant stands at the instant read: not yet effective, spendable, spent to zero, past its
+ * expiry, or voided.
+ *
+ * @example
+ * const live = (await ledger.grants({ customerId: 'cus_123' })).filter((g) => g.status === 'active');
+ */
 export type GrantStatus = 'pending' | 'active' | 'depleted' | 'expired' | 'voided';
 
+/**
+ * A grant as reads return it: what it gave, what is left, and when it counts, so a customer can see
+ * which credits expire when.
+ *
+ * @example
+ * for (const g of await ledger.grants({ customerId: 'cus_123', currency: 'credits' })) {
+ *   console.log(g.source, g.remaining, g.expiresAt ?? 'never expires');
+ * }
+ */
 export interface GrantView {
   readonly grantId: string;
   readonly currency: string;
@@ -35,6 +57,13 @@ export interface GrantView {
   readonly metadata: Readonly<Record<string, string>>;
 }
 
+/**
+ * A hold as reads return it: the credit it reserves and whether it is still active or was captured,
+ * released or expired.
+ *
+ * @example
+ * const active = (await ledger.holds({ customerId: 'cus_123' })).filter((h) => h.status === 'active');
+ */
 export interface HoldView {
   readonly holdId: string;
   readonly currency: string;
@@ -46,6 +75,14 @@ export interface HoldView {
   readonly createdAt: string;
 }
 
+/**
+ * A subscription as reads return it: its plan, whether it still runs, and its current period, which
+ * ends at the next renewal (or at `endsAt` if that comes first).
+ *
+ * @example
+ * const [sub] = await ledger.subscriptions({ customerId: 'cus_123' });
+ * if (sub?.status === 'active') console.log(`${sub.planId} until ${sub.currentPeriodEnd}`);
+ */
 export interface SubscriptionView {
   readonly subscriptionId: string;
   readonly planId: string;

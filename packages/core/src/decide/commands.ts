@@ -3,6 +3,10 @@ import type { CreditsDeducted } from '../events.js';
 /**
  * Commands as `decide` receives them: already validated for shape (types, ranges, formats) by the
  * ledger's input layer, so deciding only checks the rules that depend on state and catalog.
+ *
+ * @example
+ * const command: Command = { type: 'setCreditLimit', currency: 'credits', limit: '50' };
+ * const decided = decide(state, command, context);
  */
 export type Command =
   | CreateCustomer
@@ -18,6 +22,12 @@ export type Command =
   | ReleaseHold
   | SetCreditLimit;
 
+/**
+ * The command behind `ledger.createCustomer`, defaults filled in. Refused if the customer exists.
+ *
+ * @example
+ * const command: CreateCustomer = { type: 'createCustomer', customerId: 'cus_123', externalId: null, metadata: {} };
+ */
 export interface CreateCustomer {
   readonly type: 'createCustomer';
   readonly customerId: string;
@@ -25,11 +35,24 @@ export interface CreateCustomer {
   readonly metadata: Readonly<Record<string, string>>;
 }
 
+/**
+ * The command behind `ledger.subscribe`: activates a plan now and grants its first cycle's credits.
+ *
+ * @example
+ * const command: Subscribe = { type: 'subscribe', planId: 'pro' };
+ */
 export interface Subscribe {
   readonly type: 'subscribe';
   readonly planId: string;
 }
 
+/**
+ * The command behind `ledger.cancelSubscription`; a null `subscriptionId` means the customer's only
+ * active subscription.
+ *
+ * @example
+ * const command: CancelSubscription = { type: 'cancelSubscription', subscriptionId: null, at: 'cycle_end', expireCredits: false };
+ */
 export interface CancelSubscription {
   readonly type: 'cancelSubscription';
   readonly subscriptionId: string | null;
@@ -37,12 +60,29 @@ export interface CancelSubscription {
   readonly expireCredits: boolean;
 }
 
+/**
+ * The command behind `ledger.changePlan`: cancels the current subscription now, expiring its plan
+ * credits, and activates `planId`.
+ *
+ * @example
+ * const command: ChangePlan = { type: 'changePlan', planId: 'pro', subscriptionId: null };
+ */
 export interface ChangePlan {
   readonly type: 'changePlan';
   readonly planId: string;
   readonly subscriptionId: string | null;
 }
 
+/**
+ * The command behind `ledger.grant`, defaults filled in and times in epoch milliseconds (null: now for
+ * `effectiveAtMs`, never for `expiresAtMs`).
+ *
+ * @example
+ * const command: Grant = {
+ *   type: 'grant', currency: 'credits', amount: '500', priority: 50, source: 'top_up',
+ *   effectiveAtMs: null, expiresAtMs: null, metadata: {},
+ * };
+ */
 export interface Grant {
   readonly type: 'grant';
   readonly currency: string;
@@ -54,12 +94,24 @@ export interface Grant {
   readonly metadata: Readonly<Record<string, string>>;
 }
 
+/**
+ * The command behind `ledger.voidGrant`: takes back what is left of a grant.
+ *
+ * @example
+ * const command: VoidGrant = { type: 'voidGrant', grantId, reason: 'chargeback' };
+ */
 export interface VoidGrant {
   readonly type: 'voidGrant';
   readonly grantId: string;
   readonly reason: string;
 }
 
+/**
+ * The command behind `ledger.trackUsage`: deducts the catalog cost of `quantity` units of `feature`.
+ *
+ * @example
+ * const command: TrackUsage = { type: 'trackUsage', feature: 'ai-generation', quantity: 1, metadata: {} };
+ */
 export interface TrackUsage {
   readonly type: 'trackUsage';
   readonly feature: string;
@@ -67,6 +119,13 @@ export interface TrackUsage {
   readonly metadata: Readonly<Record<string, string>>;
 }
 
+/**
+ * The command behind `ledger.reverseUsage`. The ledger finds the deduction in the stream and passes it
+ * in `usage`, so deciding needs no store.
+ *
+ * @example
+ * const command: ReverseUsage = { type: 'reverseUsage', usageId: deducted.data.usageId, reason: 'job failed', usage: deducted.data };
+ */
 export interface ReverseUsage {
   readonly type: 'reverseUsage';
   readonly usageId: string;
@@ -75,6 +134,14 @@ export interface ReverseUsage {
   readonly usage: CreditsDeducted['data'] | null;
 }
 
+/**
+ * The command behind `ledger.hold`: reserves the cost of a feature, or an amount of a currency.
+ *
+ * @example
+ * const command: Hold = {
+ *   type: 'hold', feature: 'ai-generation', quantity: 3, currency: null, amount: null, expiresAtMs: null,
+ * };
+ */
 export interface Hold {
   readonly type: 'hold';
   /** Either a feature and quantity (cost from the catalog) or a currency and amount. */
@@ -85,6 +152,12 @@ export interface Hold {
   readonly expiresAtMs: number | null;
 }
 
+/**
+ * The command behind `ledger.captureHold`: ends the hold and deducts the actual cost.
+ *
+ * @example
+ * const command: CaptureHold = { type: 'captureHold', holdId, quantity: 2, amount: null, metadata: {} };
+ */
 export interface CaptureHold {
   readonly type: 'captureHold';
   readonly holdId: string;
@@ -94,11 +167,23 @@ export interface CaptureHold {
   readonly metadata: Readonly<Record<string, string>>;
 }
 
+/**
+ * The command behind `ledger.releaseHold`: frees the held credit without charging it.
+ *
+ * @example
+ * const command: ReleaseHold = { type: 'releaseHold', holdId };
+ */
 export interface ReleaseHold {
   readonly type: 'releaseHold';
   readonly holdId: string;
 }
 
+/**
+ * The command behind `ledger.setCreditLimit`: how far below zero the balance of a currency may go.
+ *
+ * @example
+ * const command: SetCreditLimit = { type: 'setCreditLimit', currency: 'credits', limit: '50' };
+ */
 export interface SetCreditLimit {
   readonly type: 'setCreditLimit';
   readonly currency: string;

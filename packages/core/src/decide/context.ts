@@ -4,9 +4,25 @@ import { costMinor, parseAmount, quote } from '../money.js';
 import type { Recorder } from '../recorder.js';
 import type { AccountState, CustomerInfo, CustomerState } from '../state.js';
 
+/**
+ * The kinds of id the ledger makes, each the prefix of its ids (`grant_01J…`). `LedgerOptions.ids` and
+ * `DecideContext.newId` are asked for one kind at a time.
+ *
+ * @example
+ * let n = 0;
+ * const ledger = createLedger({ catalog, store, ids: (kind: IdKind) => `${kind}_${++n}` }); // for tests
+ */
 export type IdKind = 'sub' | 'grant' | 'usage' | 'hold' | 'evt';
 
-/** What a decision may know besides the state: the catalog, the time and fresh ids, all passed in. */
+/**
+ * What a decision may know besides the state: the catalog, the time and fresh ids, all passed in,
+ * so `decide` stays pure and a test can fix every one of them.
+ *
+ * @example
+ * let n = 0;
+ * const at = '2025-01-01T00:00:00.000Z';
+ * const context: DecideContext = { catalog, nowMs: Date.parse(at), now: at, newId: (kind) => `${kind}_${++n}` };
+ */
 export interface DecideContext {
   readonly catalog: Catalog;
   readonly nowMs: number;

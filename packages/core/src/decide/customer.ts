@@ -4,6 +4,12 @@ import { accountView, type CreditAccount } from '../views.js';
 import type { CreateCustomer, SetCreditLimit } from './commands.js';
 import { accountFor, amountIn, currencyOf, type Decision, requireCustomer } from './context.js';
 
+/**
+ * A customer as `ledger.createCustomer` and `ledger.customer` return it.
+ *
+ * @example
+ * const { createdAt, externalId, metadata } = await ledger.customer({ customerId: 'cus_123' });
+ */
 export interface CustomerResult {
   readonly customerId: string;
   readonly externalId: string | null;

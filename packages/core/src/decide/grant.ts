@@ -6,6 +6,14 @@ import type { Grant, VoidGrant } from './commands.js';
 import { accountFor, amountIn, currencyOf, type Decision, requireCustomer } from './context.js';
 import { settleAll } from './settle.js';
 
+/**
+ * What `ledger.grant` returns: the new grant and the account right after it, so the new balance can
+ * be shown without another read.
+ *
+ * @example
+ * const { grantId, account } = await ledger.grant({ customerId: 'cus_123', currency: 'credits', amount: '500' });
+ * console.log(`granted ${grantId}; balance now ${account.balance}`);
+ */
 export interface GrantResult extends GrantView {
   /** The account right after the grant (a future grant does not count yet). */
   readonly account: CreditAccount;

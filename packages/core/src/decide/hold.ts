@@ -17,6 +17,14 @@ import {
 } from './context.js';
 import { deduct, type UsageResult } from './usage.js';
 
+/**
+ * What `ledger.hold` and `ledger.releaseHold` return: the hold and the account right after, its
+ * `available` already lowered (or raised again) by the hold.
+ *
+ * @example
+ * const { holdId, amount, account } = await ledger.hold({ customerId: 'cus_123', feature: 'ai-generation', quantity: 3 });
+ * // amount: '30'; account.held rose by 30, account.balance did not change
+ */
 export interface HoldResult extends HoldView {
   readonly account: CreditAccount;
 }

@@ -43,6 +43,15 @@ export function decideOn(recorder: Recorder, command: Command, context: DecideCo
   }
 }
 
+/**
+ * The outcome of `decide`: the events to append and the result to return, or the `TallyError` that
+ * refuses the command. Any other error is thrown, not returned.
+ *
+ * @example
+ * const decided: Decided = decide(state, { type: 'releaseHold', holdId }, context);
+ * if (decided.ok) console.log(decided.events.map((e) => e.type)); // ['hold_released']
+ * else console.error(decided.error.code); // e.g. 'hold_not_active'
+ */
 export type Decided =
   | { readonly ok: true; readonly events: RecordedEvent[]; readonly result: unknown }
   | { readonly ok: false; readonly error: TallyError };
@@ -50,6 +59,12 @@ export type Decided =
 /**
  * The pure decision: a command and the state (advanced to `context.nowMs`) in, the events it makes
  * (or the typed error that refuses it) out. `state` is not touched.
+ *
+ * @example
+ * const { state } = advance(fold(events), context.nowMs); // the stream, then what time made due
+ * const command: Command = { type: 'trackUsage', feature: 'ai-generation', quantity: 1, metadata: {} };
+ * const decided = decide(state, command, context);
+ * if (decided.ok) console.log(decided.result); // the UsageResult the ledger would return
  */
 export function decide(state: CustomerState, command: Command, context: DecideContext): Decided {
   const recorder = new Recorder(cloneState(state));

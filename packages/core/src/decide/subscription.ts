@@ -9,6 +9,13 @@ import type { CancelSubscription, ChangePlan, Subscribe } from './commands.js';
 import { type DecideContext, type Decision, requireCustomer } from './context.js';
 import { settleAll } from './settle.js';
 
+/**
+ * What `ledger.subscribe` and `ledger.changePlan` return: the new subscription and the ids of the
+ * grants its first cycle made.
+ *
+ * @example
+ * const { subscriptionId, grantIds, currentPeriodEnd } = await ledger.subscribe({ customerId: 'cus_123', planId: 'pro' });
+ */
 export interface SubscribeResult extends SubscriptionView {
   /** Grants made on activation, one per plan grant rule. */
   readonly grantIds: readonly string[];

@@ -16,6 +16,13 @@ import {
 } from './context.js';
 import { settleAll } from './settle.js';
 
+/**
+ * What `ledger.trackUsage` and `ledger.captureHold` return: what the usage cost, which grants paid, and
+ * the account afterwards. Keep `usageId` to reverse the usage later.
+ *
+ * @example
+ * const { usageId, cost, balance } = await ledger.trackUsage({ customerId: 'cus_123', feature: 'ai-generation', quantity: 1 });
+ */
 export interface UsageResult {
   readonly usageId: string;
   readonly feature: string | null;
@@ -113,6 +120,13 @@ export function deduct(
   };
 }
 
+/**
+ * What `ledger.reverseUsage` returns: the credit that came back, and what was forfeited because the
+ * grants that paid it have expired or been voided since.
+ *
+ * @example
+ * const { returned, forfeited } = await ledger.reverseUsage({ customerId: 'cus_123', usageId, reason: 'job failed' });
+ */
 export interface ReversalResult {
   readonly usageId: string;
   readonly currency: string;

@@ -33,6 +33,15 @@ import { applyRecorded, readRecorded, StreamCache, streamIdOf } from './streams.
 import { type VerifyResult, verifyStream } from './verify.js';
 import { Writer } from './writer.js';
 
+/**
+ * What `createLedger` needs: the catalog that prices everything and the store that keeps the events.
+ * The rest have defaults: clock and ids are for tests, the sizes tune memory and replay time.
+ *
+ * @example
+ * const ledger = createLedger({
+ *   catalog, store: memoryStore(), clock: () => new Date('2025-01-01T00:00:00Z'), snapshotEvery: 100,
+ * });
+ */
 export interface LedgerOptions {
   readonly catalog: Catalog;
   readonly store: EventStore;
@@ -48,6 +57,14 @@ export interface LedgerOptions {
   readonly cacheSize?: number;
 }
 
+/**
+ * The answer of `ledger.check`: whether a usage would go through now and what it would cost, without
+ * recording anything, e.g. to disable a button before the customer clicks it.
+ *
+ * @example
+ * const { allowed, cost, spendable } = await ledger.check({ customerId: 'cus_123', feature: 'ai-generation', quantity: 1 });
+ * if (!allowed) showUpgrade();
+ */
 export interface CheckResult {
   /** Whether `trackUsage` with the same input would succeed now. */
   readonly allowed: boolean;
@@ -63,6 +80,12 @@ export interface CheckResult {
  * A customer's books, kept through an `EventStore`. Every write is one command: validated, decided
  * against the customer's state at the current instant, and appended as events (or refused with a
  * `TallyError`, writing nothing). Every read folds the stream and what time alone has made due.
+ *
+ * @example
+ * const ledger: Ledger = createLedger({ catalog, store: memoryStore() });
+ * await ledger.createCustomer({ customerId: 'cus_123' });
+ * await ledger.grant({ customerId: 'cus_123', currency: 'credits', amount: '100', source: 'top_up' });
+ * const { balance } = await ledger.trackUsage({ customerId: 'cus_123', feature: 'ai-generation', quantity: 1 });
  */
 export interface Ledger {
   readonly catalog: Catalog;
@@ -111,6 +134,9 @@ export interface Ledger {
 }
 
 /**
+ * Opens a ledger on a store, pricing by a catalog. It caches customers' folded state in memory but
+ * catches up with the store on every call, so any number of ledgers and processes may share one store.
+ *
  * @example
  * const ledger = createLedger({ catalog, store: memoryStore() });
  * await ledger.createCustomer({ customerId: 'cus_123' });

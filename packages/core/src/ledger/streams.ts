@@ -51,6 +51,11 @@ export class StreamCache {
     return head;
   }
 
+  /** The cached head as it is, without asking the store whether other writers moved on. */
+  peek(customerId: string): StreamHead | undefined {
+    return this.heads.get(customerId);
+  }
+
   remember(customerId: string, head: StreamHead): void {
     this.heads.delete(customerId);
     this.heads.set(customerId, head);

@@ -1,6 +1,14 @@
 import type { StoredEvent } from '../event-store.js';
 import { chainHash, GENESIS_HASH } from '../hash-chain.js';
 
+/**
+ * What `ledger.verify` finds when it recomputes a customer's hash chain: every event intact (with the
+ * head hash, to compare later), or the first event that was changed, removed or reordered.
+ *
+ * @example
+ * const result = await ledger.verify({ customerId: 'cus_123' });
+ * if (!result.ok) console.error(`tampered at version ${result.firstBadVersion}: ${result.problem}`);
+ */
 export type VerifyResult =
   | { readonly ok: true; readonly events: number; readonly head: string }
   | {

@@ -53,7 +53,11 @@ export class Writer {
 
   submit(customerId: string, command: Command, idempotencyKey: string | undefined): Promise<unknown> {
     const { type: _type, ...payload } = command;
-    const hash = requestHash({ type: command.type, customerId, ...stripLookups(payload) });
+    // Only a keyed command is ever compared with another; the hash costs a canonical JSON and a SHA-256.
+    const hash =
+      idempotencyKey === undefined
+        ? ''
+        : requestHash({ type: command.type, customerId, ...stripLookups(payload) });
     return new Promise((resolve, reject) => {
       const queue = this.queues.get(customerId);
       const job = { command, idempotencyKey, requestHash: hash, resolve, reject };
@@ -69,7 +73,12 @@ export class Writer {
   private async drain(customerId: string): Promise<void> {
     const queue = this.queues.get(customerId)!;
     try {
-      while (queue.length > 0) await this.runBatch(customerId, queue.splice(0, MAX_BATCH));
+      while (queue.length > 0) {
+        // Wait one turn of the event loop before taking the batch, so that commands sent together, and
+        // the callers the last batch just answered, go into this append instead of one by one.
+        await new Promise((resolve) => setImmediate(resolve));
+        await this.runBatch(customerId, queue.splice(0, MAX_BATCH));
+      }
     } finally {
       this.queues.delete(customerId);
     }
@@ -78,8 +87,10 @@ export class Writer {
   private async runBatch(customerId: string, jobs: Job[]): Promise<void> {
     const { maxAttempts } = this.options;
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+      // The first attempt trusts a cached head: the append's version check catches a stale one.
+      const fromCache = attempt === 1 && this.options.cache.peek(customerId) !== undefined;
       try {
-        await this.attempt(customerId, jobs);
+        await this.attempt(customerId, jobs, fromCache);
         return;
       } catch (error) {
         const retryable =
@@ -91,8 +102,9 @@ export class Writer {
           return;
         }
         this.options.cache.forget(customerId);
-        // Back off with jitter so writers in several processes stop colliding in lockstep.
-        await sleep(Math.random() * Math.min(50, 2 ** attempt));
+        // Back off with jitter so writers in several processes stop colliding in lockstep. A cached
+        // head that turned out stale is no collision: retry at once, from the store.
+        if (!fromCache) await sleep(Math.random() * Math.min(50, 2 ** attempt));
       }
     }
     const error = new TallyError(
@@ -102,10 +114,16 @@ export class Writer {
     for (const job of jobs) job.reject(error);
   }
 
-  private async attempt(customerId: string, jobs: readonly Job[]): Promise<void> {
+  /**
+   * Decides the batch and appends it. `fromCache`: decide on the cached head without reading the tail
+   * (one round trip less per write). An append proves the head was current (the store checks the
+   * version); a batch that appends nothing reads the tail before answering, and retries if it moved.
+   */
+  private async attempt(customerId: string, jobs: readonly Job[], fromCache: boolean): Promise<void> {
     const { store, cache } = this.options;
     const streamId = streamIdOf(customerId);
-    const loaded = await cache.load(customerId);
+    const cached = fromCache ? cache.peek(customerId) : undefined;
+    const loaded = cached ?? (await cache.load(customerId));
     const settled = new Map<Job, { ok: true; result: unknown } | { ok: false; error: unknown }>();
 
     // A key already in the store answers with the stored result and writes nothing.
@@ -186,6 +204,13 @@ export class Writer {
       if (Math.floor(working.version / snapshotEvery) > Math.floor(expectedVersion / snapshotEvery)) {
         // A failed snapshot only costs the next cold read some replay; the write itself succeeded.
         await cache.writeSnapshot(customerId, head).catch(() => undefined);
+      }
+    } else if (cached !== undefined) {
+      // Nothing appended, so nothing proved the cached head current: refusals must not rest on a stale
+      // state. If the stream moved, retry (from the store) instead of answering.
+      const latest = await cache.load(customerId);
+      if (latest.state.version !== expectedVersion) {
+        throw new ConcurrencyConflictError(streamId, expectedVersion, latest.state.version);
       }
     }
 
