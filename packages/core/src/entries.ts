@@ -38,6 +38,8 @@ export interface LedgerEntry {
   readonly balance: string;
   /** Change of the held amount (holds reserve without moving the balance). */
   readonly held: string;
+  /** Change of the overdraft owed: up when a usage goes into debt, down when debt is settled or reversed. */
+  readonly debt: string;
   readonly at: string;
   readonly grantId: string | null;
   readonly usageId: string | null;
@@ -48,7 +50,8 @@ export interface LedgerEntry {
   readonly reason: string | null;
 }
 
-type Line = Omit<LedgerEntry, 'balance' | 'amount' | 'held'> & {
+type Line = Omit<LedgerEntry, 'balance' | 'amount' | 'held' | 'debt'> & {
+  debt: bigint;
   amount: bigint;
   held: bigint;
   atMs: number;
@@ -88,6 +91,7 @@ export function ledgerEntries(
     at: string,
     extra: Partial<Line>,
     held = 0n,
+    debt = 0n,
   ) => {
     decimals ??= decimalsOf(amount);
     const sign = kind === 'usage' || kind === 'expiry' || kind === 'void' ? -1n : 1n;
@@ -101,6 +105,7 @@ export function ledgerEntries(
       currency,
       amount: moves,
       held,
+      debt,
       at,
       atMs: Date.parse(at),
       seq: lines.length,
@@ -117,12 +122,20 @@ export function ledgerEntries(
         });
         break;
       case 'credits_deducted':
-        push(event, 'usage', event.data.cost, event.at, {
-          usageId: event.data.usageId,
-          feature: event.data.feature,
-          quantity: event.data.quantity,
-          holdId: event.data.holdId,
-        });
+        push(
+          event,
+          'usage',
+          event.data.cost,
+          event.at,
+          {
+            usageId: event.data.usageId,
+            feature: event.data.feature,
+            quantity: event.data.quantity,
+            holdId: event.data.holdId,
+          },
+          0n,
+          toMinor(event.data.debt),
+        );
         break;
       case 'grant_expired':
         push(event, 'expiry', event.data.amount, event.at, { grantId: event.data.grantId });
@@ -140,10 +153,15 @@ export function ledgerEntries(
         let returned = toMinor(event.data.debtCleared);
         for (const r of event.data.restored) returned += toMinor(r.amount);
         const d = decimalsOf(event.data.debtCleared);
-        push(event, 'reversal', formatAmount(returned, d), event.at, {
-          usageId: event.data.usageId,
-          reason: event.data.reason,
-        });
+        push(
+          event,
+          'reversal',
+          formatAmount(returned, d),
+          event.at,
+          { usageId: event.data.usageId, reason: event.data.reason },
+          0n,
+          -toMinor(event.data.debtCleared),
+        );
         break;
       }
       case 'credits_held':
@@ -167,7 +185,7 @@ export function ledgerEntries(
         );
         break;
       case 'debt_settled':
-        push(event, 'debt_settlement', event.data.amount, event.at, {});
+        push(event, 'debt_settlement', event.data.amount, event.at, {}, 0n, -toMinor(event.data.amount));
         break;
       default:
         break;
@@ -178,12 +196,13 @@ export function ledgerEntries(
   return lines
     .filter((line) => line.atMs <= toMs)
     .sort((a, b) => a.atMs - b.atMs || a.seq - b.seq)
-    .map(({ atMs: _atMs, seq: _seq, amount, held, ...line }) => {
+    .map(({ atMs: _atMs, seq: _seq, amount, held, debt, ...line }) => {
       balance += amount;
       return {
         ...line,
         amount: formatAmount(amount, d),
         held: formatAmount(held, d),
+        debt: formatAmount(debt, d),
         balance: formatAmount(balance, d),
       };
     });

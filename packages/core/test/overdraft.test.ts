@@ -178,3 +178,21 @@ describe('debt is settled first from the next credit', () => {
     ]);
   });
 });
+
+describe('the statement shows debt moving', () => {
+  test('usage into debt, a partial settlement and a reversal change the debt column by what they owe', async () => {
+    const { s, usage } = await inDebt('50', 3);
+    await s.ledger.grant({ customerId: 'cus_1', currency: 'credits', amount: '10' });
+    await s.ledger.reverseUsage({ customerId: 'cus_1', usageId: usage.usageId, reason: 'refund' });
+    const entries = await s.ledger.entries({ customerId: 'cus_1', currency: 'credits' });
+    expect(entries.map((e) => [e.kind, e.amount, e.debt, e.balance])).toEqual([
+      ['usage', '-30', '30', '-30'],
+      ['grant', '10', '0', '-20'],
+      ['debt_settlement', '0', '-10', '-20'],
+      ['reversal', '20', '-20', '0'],
+      ['grant', '10', '0', '10'],
+    ]);
+    const owed = entries.reduce((sum, e) => sum + Number(e.debt), 0);
+    expect(String(owed)).toBe((await balanceOf(s.ledger))!.debt);
+  });
+});
