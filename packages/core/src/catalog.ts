@@ -98,7 +98,8 @@ export interface Currency {
  * A feature of a validated `Catalog`: the price of one unit, in one currency.
  *
  * @example
- * const feature = catalog.features.get('ai-generation'); // { key: 'ai-generation', currency: 'credits', perUnit: '10' }
+ * const feature = catalog.features.get('ai-generation');
+ * // { key: 'ai-generation', currency: 'credits', perUnit: '10' }
  */
 export interface Feature {
   readonly key: string;

@@ -90,7 +90,7 @@ export interface AppendResult {
  * The store keeps the newest one per stream and never looks inside `state`.
  *
  * @example
- * await store.writeSnapshot({ streamId: 'stream-1', version: 500, schemaVersion: 1, state: { balance: '90' } });
+ * await store.writeSnapshot({ streamId: 'stream-1', version: 500, schemaVersion: 1, state: { n: 90 } });
  * const snapshot = await store.readSnapshot('stream-1'); // then readStream from version 501
  */
 export interface Snapshot {

@@ -12,7 +12,8 @@ import type { Interval } from './time.js';
  * top-up, a promotion, a manual grant, or a reversal paying back debt that was already settled.
  *
  * @example
- * const promotions = (await ledger.grants({ customerId: 'cus_123' })).filter((g) => g.source === 'promotion');
+ * const grants = await ledger.grants({ customerId: 'cus_123' });
+ * const promotions = grants.filter((g) => g.source === 'promotion');
  */
 export type GrantSource = 'plan' | 'rollover' | 'top_up' | 'promotion' | 'manual' | 'reversal';
 
@@ -52,7 +53,8 @@ export interface CustomerCreated {
  *
  * @example
  * const event: SubscriptionActivated = { type: 'subscription_activated', data: {
- *   subscriptionId: 'sub_01J…', planId: 'pro', interval: 'month', price: '20', anchorAt: '2025-01-31T00:00:00.000Z',
+ *   subscriptionId: 'sub_01J…', planId: 'pro', interval: 'month', price: '20',
+ *   anchorAt: '2025-01-31T00:00:00.000Z',
  *   grants: [{ currency: 'credits', amount: '1000', priority: 50, expires: 'cycle_end', rollover: null }],
  * } };
  */

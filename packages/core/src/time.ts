@@ -6,7 +6,8 @@ import { quote } from './money.js';
  * bare date (midnight UTC).
  *
  * @example
- * await ledger.grant({ customerId: 'cus_123', currency: 'credits', amount: '100', expiresAt: '2025-12-31T23:59:59Z' });
+ * const expiresAt: TimeInput = '2025-12-31T23:59:59Z';
+ * await ledger.grant({ customerId: 'cus_123', currency: 'credits', amount: '100', expiresAt });
  * await ledger.creditAccounts({ customerId: 'cus_123', at: new Date('2025-06-01') });
  */
 export type TimeInput = Date | string;
@@ -16,7 +17,9 @@ export type TimeInput = Date | string;
  * start, clamped to shorter months: started on Jan 31, it renews on Feb 28 (or 29), Mar 31, Apr 30.
  *
  * @example
- * const annual: PlanInput = { id: 'annual', interval: 'year', grants: [{ currency: 'credits', amount: '12000' }] };
+ * const annual: PlanInput = {
+ *   id: 'annual', interval: 'year', grants: [{ currency: 'credits', amount: '12000' }],
+ * };
  */
 export type Interval = 'day' | 'week' | 'month' | 'year';
 

@@ -24,12 +24,26 @@ import { createSchemaScript, POSITIONS_PER_TRANSACTION, quoteSchema } from './sc
 export type { PGliteLike } from './queryable.js';
 export { POSITIONS_PER_TRANSACTION, postgresSchemaSql } from './schema.js';
 
-/** Where the events live: a server (by URL or through your pool) or an in-process PGlite. */
+/**
+ * Where the events live: a server (by URL or through your pool) or an in-process PGlite.
+ *
+ * @example
+ * postgresStore({ connectionString: 'postgres://app@localhost/app' }); // the store makes and ends a pool
+ * postgresStore({ pool: new pg.Pool({ max: 20 }) }); // your pool: the store never ends it
+ * postgresStore({ pglite: new PGlite() }); // in process, e.g. for tests
+ */
 export type PostgresConnection =
   | { readonly connectionString: string }
   | { readonly pool: pg.Pool }
   | { readonly pglite: PGliteLike };
 
+/**
+ * Where `postgresStore` keeps its tables, and whether it creates them itself or leaves that to your
+ * migrations.
+ *
+ * @example
+ * const store = postgresStore({ pool }, { schema: 'billing', createSchema: false });
+ */
 export interface PostgresStoreOptions {
   /** Schema holding the tables. Default `'tally'`. */
   readonly schema?: string;

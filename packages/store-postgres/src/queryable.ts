@@ -14,7 +14,13 @@ export interface Queryable {
   close(): Promise<void>;
 }
 
-/** The part of PGlite (`@electric-sql/pglite`) the store uses; typed here so PGlite stays optional. */
+/**
+ * The part of PGlite (`@electric-sql/pglite`) the store uses; typed here so PGlite stays optional.
+ *
+ * @example
+ * import { PGlite } from '@electric-sql/pglite';
+ * const store = postgresStore({ pglite: new PGlite('./ledger-data') }); // Postgres in process, no server
+ */
 export interface PGliteLike {
   query(sql: string, params?: unknown[]): Promise<{ rows: unknown[] }>;
   exec(sql: string): Promise<unknown>;

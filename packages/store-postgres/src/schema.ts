@@ -7,10 +7,20 @@
  * Events one append may write. A position is `transaction id * POSITIONS_PER_TRANSACTION + index in
  * the append` (see README.md, "Global order"), so this bounds both the batch and the transaction ids
  * a position can hold: ids below 2^50, about 10^15 write transactions on one cluster.
+ *
+ * @example
+ * // A larger append is refused with a RangeError: split a bulk import into chunks of this size.
+ * const chunk = events.slice(0, POSITIONS_PER_TRANSACTION);
  */
 export const POSITIONS_PER_TRANSACTION = 8192;
 
-/** The DDL for `schema`, every statement idempotent. PostgreSQL 13+ (for `xid8`). */
+/**
+ * The DDL for `schema`, every statement idempotent. PostgreSQL 13+ (for `xid8`).
+ *
+ * @example
+ * await pool.query(postgresSchemaSql('billing')); // in your migration
+ * const store = postgresStore({ pool }, { schema: 'billing', createSchema: false });
+ */
 export function postgresSchemaSql(schema = 'tally'): string {
   const s = quoteSchema(schema);
   return `

@@ -21,6 +21,12 @@ import { sqliteSchemaSql } from './schema.js';
 
 export { sqliteSchemaSql } from './schema.js';
 
+/**
+ * Where `sqliteStore` keeps its database, and how it trades durability and waiting for speed.
+ *
+ * @example
+ * const store = sqliteStore({ filename: 'ledger.db', synchronous: 'NORMAL', busyTimeoutMs: 10_000 });
+ */
 export interface SqliteStoreOptions {
   /** Path of the database file, created if missing; `':memory:'` for a private database gone on close. */
   readonly filename: string;

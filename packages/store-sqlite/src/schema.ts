@@ -1,6 +1,9 @@
 /**
  * The tables of the SQLite store. Exported so a project that runs its own migrations can apply the
  * same DDL; `sqliteStore` applies it itself on open (every statement is `IF NOT EXISTS`).
+ *
+ * @example
+ * new Database('ledger.db').exec(sqliteSchemaSql); // better-sqlite3, e.g. in a migration
  */
 export const sqliteSchemaSql = `
 CREATE TABLE IF NOT EXISTS events (

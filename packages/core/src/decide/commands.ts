@@ -26,7 +26,9 @@ export type Command =
  * The command behind `ledger.createCustomer`, defaults filled in. Refused if the customer exists.
  *
  * @example
- * const command: CreateCustomer = { type: 'createCustomer', customerId: 'cus_123', externalId: null, metadata: {} };
+ * const command: CreateCustomer = {
+ *   type: 'createCustomer', customerId: 'cus_123', externalId: null, metadata: {},
+ * };
  */
 export interface CreateCustomer {
   readonly type: 'createCustomer';
@@ -51,7 +53,9 @@ export interface Subscribe {
  * active subscription.
  *
  * @example
- * const command: CancelSubscription = { type: 'cancelSubscription', subscriptionId: null, at: 'cycle_end', expireCredits: false };
+ * const command: CancelSubscription = {
+ *   type: 'cancelSubscription', subscriptionId: null, at: 'cycle_end', expireCredits: false,
+ * };
  */
 export interface CancelSubscription {
   readonly type: 'cancelSubscription';
@@ -124,7 +128,9 @@ export interface TrackUsage {
  * in `usage`, so deciding needs no store.
  *
  * @example
- * const command: ReverseUsage = { type: 'reverseUsage', usageId: deducted.data.usageId, reason: 'job failed', usage: deducted.data };
+ * const command: ReverseUsage = {
+ *   type: 'reverseUsage', usageId: deducted.data.usageId, reason: 'job failed', usage: deducted.data,
+ * };
  */
 export interface ReverseUsage {
   readonly type: 'reverseUsage';

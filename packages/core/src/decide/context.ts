@@ -21,7 +21,8 @@ export type IdKind = 'sub' | 'grant' | 'usage' | 'hold' | 'evt';
  * @example
  * let n = 0;
  * const at = '2025-01-01T00:00:00.000Z';
- * const context: DecideContext = { catalog, nowMs: Date.parse(at), now: at, newId: (kind) => `${kind}_${++n}` };
+ * const newId = (kind: IdKind) => `${kind}_${++n}`;
+ * const context: DecideContext = { catalog, nowMs: Date.parse(at), now: at, newId };
  */
 export interface DecideContext {
   readonly catalog: Catalog;

@@ -11,7 +11,8 @@ import { settleAll } from './settle.js';
  * be shown without another read.
  *
  * @example
- * const { grantId, account } = await ledger.grant({ customerId: 'cus_123', currency: 'credits', amount: '500' });
+ * const input = { customerId: 'cus_123', currency: 'credits', amount: '500' };
+ * const { grantId, account } = await ledger.grant(input);
  * console.log(`granted ${grantId}; balance now ${account.balance}`);
  */
 export interface GrantResult extends GrantView {

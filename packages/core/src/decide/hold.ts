@@ -22,7 +22,8 @@ import { deduct, type UsageResult } from './usage.js';
  * `available` already lowered (or raised again) by the hold.
  *
  * @example
- * const { holdId, amount, account } = await ledger.hold({ customerId: 'cus_123', feature: 'ai-generation', quantity: 3 });
+ * const input = { customerId: 'cus_123', feature: 'ai-generation', quantity: 3 };
+ * const { holdId, amount, account } = await ledger.hold(input);
  * // amount: '30'; account.held rose by 30, account.balance did not change
  */
 export interface HoldResult extends HoldView {

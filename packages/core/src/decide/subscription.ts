@@ -14,7 +14,10 @@ import { settleAll } from './settle.js';
  * grants its first cycle made.
  *
  * @example
- * const { subscriptionId, grantIds, currentPeriodEnd } = await ledger.subscribe({ customerId: 'cus_123', planId: 'pro' });
+ * const { subscriptionId, grantIds, currentPeriodEnd } = await ledger.subscribe({
+ *   customerId: 'cus_123',
+ *   planId: 'pro',
+ * });
  */
 export interface SubscribeResult extends SubscriptionView {
   /** Grants made on activation, one per plan grant rule. */

@@ -21,7 +21,8 @@ import { settleAll } from './settle.js';
  * the account afterwards. Keep `usageId` to reverse the usage later.
  *
  * @example
- * const { usageId, cost, balance } = await ledger.trackUsage({ customerId: 'cus_123', feature: 'ai-generation', quantity: 1 });
+ * const input = { customerId: 'cus_123', feature: 'ai-generation', quantity: 1 };
+ * const { usageId, cost, balance } = await ledger.trackUsage(input);
  */
 export interface UsageResult {
   readonly usageId: string;
@@ -125,7 +126,8 @@ export function deduct(
  * grants that paid it have expired or been voided since.
  *
  * @example
- * const { returned, forfeited } = await ledger.reverseUsage({ customerId: 'cus_123', usageId, reason: 'job failed' });
+ * const input = { customerId: 'cus_123', usageId, reason: 'job failed' };
+ * const { returned, forfeited } = await ledger.reverseUsage(input);
  */
 export interface ReversalResult {
   readonly usageId: string;

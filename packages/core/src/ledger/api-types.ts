@@ -31,7 +31,7 @@ export interface Idempotent {
  * system, and `metadata` is stored as given.
  *
  * @example
- * await ledger.createCustomer({ customerId: 'cus_123', externalId: 'stripe:cus_Q1', metadata: { team: 'acme' } });
+ * await ledger.createCustomer({ customerId: 'cus_123', externalId: 'acct_42', metadata: { tier: 'pro' } });
  */
 export interface CreateCustomerInput extends CustomerRef, Idempotent {
   readonly externalId?: string;
@@ -117,7 +117,8 @@ export interface VoidGrantInput extends CustomerRef, Idempotent {
  * Input of `ledger.trackUsage`: units of a catalog feature used, charged at the catalog cost.
  *
  * @example
- * await ledger.trackUsage({ customerId: 'cus_123', feature: 'ai-generation', quantity: 2, metadata: { jobId: 'job-42' } });
+ * const usage = { feature: 'ai-generation', quantity: 2, metadata: { jobId: 'job-42' } };
+ * await ledger.trackUsage({ customerId: 'cus_123', ...usage });
  */
 export interface TrackUsageInput extends CustomerRef, Idempotent {
   readonly feature: string;
@@ -143,7 +144,8 @@ export interface ReverseUsageInput extends CustomerRef, Idempotent {
  *
  * @example
  * const { holdId } = await ledger.hold({ customerId: 'cus_123', feature: 'ai-generation', quantity: 3 });
- * await ledger.hold({ customerId: 'cus_123', currency: 'credits', amount: '50', expiresAt: new Date(Date.now() + 60_000) });
+ * const inAMinute = new Date(Date.now() + 60_000);
+ * await ledger.hold({ customerId: 'cus_123', currency: 'credits', amount: '50', expiresAt: inAMinute });
  */
 export interface HoldInput extends CustomerRef, Idempotent {
   /** Hold the cost of `quantity` units of `feature`... */
@@ -204,7 +206,8 @@ export interface CheckInput extends CustomerRef {
 }
 
 /**
- * Input of the reads that cover every currency; `at` answers as of another instant, past or future.
+ * Input of the reads that are not narrowed to a currency (`creditAccounts`, `holds`, `subscriptions`);
+ * `at` answers as of another instant, past or future.
  *
  * @example
  * const lastMonth = await ledger.creditAccounts({ customerId: 'cus_123', at: '2025-01-31T23:59:59Z' });

@@ -62,7 +62,8 @@ export interface LedgerOptions {
  * recording anything, e.g. to disable a button before the customer clicks it.
  *
  * @example
- * const { allowed, cost, spendable } = await ledger.check({ customerId: 'cus_123', feature: 'ai-generation', quantity: 1 });
+ * const input = { customerId: 'cus_123', feature: 'ai-generation', quantity: 1 };
+ * const { allowed, cost, spendable } = await ledger.check(input);
  * if (!allowed) showUpgrade();
  */
 export interface CheckResult {
@@ -85,7 +86,7 @@ export interface CheckResult {
  * const ledger: Ledger = createLedger({ catalog, store: memoryStore() });
  * await ledger.createCustomer({ customerId: 'cus_123' });
  * await ledger.grant({ customerId: 'cus_123', currency: 'credits', amount: '100', source: 'top_up' });
- * const { balance } = await ledger.trackUsage({ customerId: 'cus_123', feature: 'ai-generation', quantity: 1 });
+ * await ledger.trackUsage({ customerId: 'cus_123', feature: 'ai-generation', quantity: 1 });
  */
 export interface Ledger {
   readonly catalog: Catalog;
