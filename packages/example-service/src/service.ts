@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { serve } from '@hono/node-server';
@@ -37,8 +37,8 @@ async function generate(prompt: string): Promise<string> {
 /**
  * The service's routes:
  * - `POST /ai/generate` `{ customerId, prompt }`: the metered feature. Checks the customer can pay,
- *   does the work, then records the usage with the request id (`X-Request-Id`, or a fresh one) as
- *   the idempotency key, so a retried request is never charged twice.
+ *   does the work, then records the usage under an idempotency key made from the request id
+ *   (`X-Request-Id`, or a fresh one) and the prompt, so a retried request is never charged twice.
  * - `/v1/*`: Tally's REST API (`@tally/http`), for the back office and for clients of the quickstart.
  * - `GET /healthz`.
  */
@@ -55,7 +55,8 @@ export function createApp(options: { ledger: Ledger; apiKeys: readonly string[] 
   // Your own endpoints use your own auth; this example reuses the API keys.
   app.use('/ai/*', bearerAuth({ token: [...apiKeys] }));
   app.post('/ai/generate', async (c) => {
-    const requestId = c.req.header('x-request-id') ?? randomUUID();
+    // An empty header counts as none: otherwise every such request would share one key.
+    const requestId = c.req.header('x-request-id') || randomUUID();
     c.header('X-Request-Id', requestId);
     const body = (await c.req.json().catch(() => null)) as { customerId?: unknown; prompt?: unknown } | null;
     if (typeof body?.customerId !== 'string' || typeof body.prompt !== 'string') {
@@ -81,12 +82,18 @@ export function createApp(options: { ledger: Ledger; apiKeys: readonly string[] 
     }
     // 2. Do the work.
     const output = await generate(prompt);
-    // 3. Record what was used. The request id makes a retry of this request a no-op.
+    // 3. Record what was used. The key makes a retry of this request a no-op. It covers the prompt
+    // too: keyed on the request id alone, a client could resend one id with new prompts and have the
+    // work done again and again for free (the usage replays, the new output is returned). Hashed, so
+    // any request id gives a valid key (1-255 characters) and none is refused after the work is done.
+    const idempotencyKey = `ai-generate:${createHash('sha256')
+      .update(JSON.stringify([requestId, prompt]))
+      .digest('hex')}`;
     const usage = await ledger.trackUsage({
       customerId,
       feature: 'ai-generation',
       quantity: 1,
-      idempotencyKey: `ai-generate:${requestId}`,
+      idempotencyKey,
     });
     return c.json({ requestId, output, cost: usage.cost, balance: usage.balance });
   });
@@ -131,12 +138,19 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const ledger = createLedger({ catalog: options.catalog, store: openStore(options.database) });
   const app = createApp({ ledger, apiKeys: options.apiKeys });
   const { server, port } = await new Promise<{ server: ReturnType<typeof serve>; port: number }>(
-    (resolve) => {
-      const server = serve({ fetch: app.fetch, port: options.port, hostname: options.hostname }, (info) =>
-        resolve({ server, port: info.port }),
-      );
+    (resolve, reject) => {
+      // A port in use (or a bad host) emits 'error' instead of calling back: without this listener the
+      // start never settled and the error crashed the process with the database still open.
+      const server = serve({ fetch: app.fetch, port: options.port, hostname: options.hostname }, (info) => {
+        server.off('error', reject);
+        resolve({ server, port: info.port });
+      });
+      server.once('error', reject);
     },
-  );
+  ).catch(async (error: unknown) => {
+    await ledger.close();
+    throw error;
+  });
   return {
     url: `http://${options.hostname}:${port}`,
     ledger,

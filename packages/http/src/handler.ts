@@ -130,8 +130,16 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
     return parse(schema, value, 'body');
   }
 
-  function query<S extends z.ZodType>(c: Context, schema: S): z.output<S> {
-    return parse(schema, c.req.query(), 'query');
+  /**
+   * The query's declared parameters only. Unknown ones are ignored (cache busters and the like), so
+   * they must not reach the ledger either: `parseRead` reads `currency` wherever it is present, and
+   * `GET /v1/holds?customerId=…&currency=x y` used to fail with 404 unknown_currency. The schemas are
+   * `z.object`, whose output drops undeclared keys; query values are strings, never `__proto__` tricks.
+   */
+  function query<S extends z.ZodObject>(c: Context, schema: S): z.output<S> {
+    const raw = c.req.query();
+    parse(schema, raw, 'query');
+    return schema.parse(raw);
   }
 
   /** `{ idempotencyKey }` from the header, or nothing; the ledger validates the key. */

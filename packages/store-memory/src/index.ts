@@ -40,11 +40,14 @@ export function memoryStore(): EventStore {
         const key = event.metadata.idempotencyKey;
         if (key !== undefined && streamKeys.has(key)) throw new DuplicateIdempotencyKeyError(streamId, key);
       }
+      // Copy the whole batch before changing anything: structuredClone throws on a value it cannot
+      // copy (a function, a symbol), and a throw halfway through must leave nothing of the batch behind.
+      const copies = events.map((event) => structuredClone(event));
       let version = stream.length;
-      for (const event of events) {
+      for (const event of copies) {
         position += 1n;
         version += 1;
-        const stored: StoredEvent = { ...structuredClone(event), streamId, version, position };
+        const stored: StoredEvent = { ...event, streamId, version, position };
         stream.push(stored);
         all.push(stored);
         const key = event.metadata.idempotencyKey;
@@ -64,8 +67,10 @@ export function memoryStore(): EventStore {
       const after = options.after ?? 0n;
       const limit = options.limit ?? Number.POSITIVE_INFINITY;
       const result: StoredEvent[] = [];
-      // Positions are dense here (position n is at index n - 1), so start right after `after`.
-      for (let i = Number(after); i < all.length && result.length < limit; i++) result.push(copy(all[i]!));
+      // Positions are dense here (position n is at index n - 1), so start right after `after`; a
+      // negative `after` means from the start (a negative index would read undefined entries).
+      const start = after < 0n ? 0 : Number(after);
+      for (let i = start; i < all.length && result.length < limit; i++) result.push(copy(all[i]!));
       return result;
     },
 
