@@ -1,64 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import { PGlite } from '@electric-sql/pglite';
 import { postgresSchemaSql, postgresStore } from '@tally/store-postgres';
 import pg from 'pg';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { describeEventStoreContract } from './event-store-contract.js';
 import { event } from './helpers.js';
+import { postgresTarget } from './postgres-target.js';
 
-/**
- * With DATABASE_URL, against that server (a schema of its own per test, dropped after); without it,
- * against PGlite in process. A DATABASE_URL that cannot be reached fails every test, never skips one.
- */
 const url = process.env.DATABASE_URL;
-const run = randomBytes(4).toString('hex');
-let schemas = 0;
-const freshSchema = () => `tally_test_${run}_${schemas++}`;
+const target = postgresTarget();
+const freshSchema = target.freshSchema;
 
-interface Target {
-  readonly label: string;
-  store(schema: string): ReturnType<typeof postgresStore>;
-  exec(sql: string): Promise<void>;
-  close(): Promise<void>;
-}
-
-function serverTarget(connectionString: string): Target {
-  const pool = new pg.Pool({ connectionString, max: 12, connectionTimeoutMillis: 5_000 });
-  return {
-    label: 'postgres (server)',
-    store: (schema) => postgresStore({ pool }, { schema }),
-    exec: async (sql) => void (await pool.query(sql)),
-    close: () => pool.end(),
-  };
-}
-
-function pgliteTarget(): Target {
-  console.info('DATABASE_URL is not set: running the Postgres store against embedded PGlite');
-  let db: PGlite | undefined;
-  const pglite = () => (db ??= new PGlite());
-  return {
-    label: 'postgres (PGlite)',
-    store: (schema) => postgresStore({ pglite: pglite() }, { schema }),
-    exec: async (sql) => void (await pglite().exec(sql)),
-    close: async () => db?.close(),
-  };
-}
-
-const target = url === undefined ? pgliteTarget() : serverTarget(url);
-afterAll(() => target.close());
-
-describeEventStoreContract(target.label, async () => {
-  const schema = freshSchema();
-  const store = target.store(schema);
-  await store.readAll(); // creates the schema now, so a failure to connect fails here
-  return {
-    store,
-    cleanup: async () => {
-      await store.close();
-      await target.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    },
-  };
-});
+describeEventStoreContract(target.label, () => target.fresh());
 
 describe(`${target.label}: specifics`, () => {
   it('works on tables made from postgresSchemaSql by your own migration', async () => {
