@@ -48,6 +48,8 @@ const MAX_BATCH = 256;
  */
 export class Writer {
   private readonly queues = new Map<string, Job[]>();
+  /** The last batch had company: commands are arriving together, so let the next one gather. */
+  private grouping = false;
 
   constructor(private readonly options: WriterOptions) {}
 
@@ -74,10 +76,13 @@ export class Writer {
     const queue = this.queues.get(customerId)!;
     try {
       while (queue.length > 0) {
-        // Wait one turn of the event loop before taking the batch, so that commands sent together, and
-        // the callers the last batch just answered, go into this append instead of one by one.
-        await new Promise((resolve) => setImmediate(resolve));
-        await this.runBatch(customerId, queue.splice(0, MAX_BATCH));
+        // When commands arrive together, wait one turn of the event loop before taking the batch, so
+        // that they, and the callers the last batch just answered, go into this append instead of one
+        // by one. A lone caller does not wait.
+        if (this.grouping || queue.length > 1) await new Promise((resolve) => setImmediate(resolve));
+        const jobs = queue.splice(0, MAX_BATCH);
+        this.grouping = jobs.length > 1;
+        await this.runBatch(customerId, jobs);
       }
     } finally {
       this.queues.delete(customerId);

@@ -1,0 +1,89 @@
+/**
+ * `pnpm bench`: runs every group, prints a table per group, writes bench/results/latest.json.
+ * BENCH_QUICK=1 shrinks every workload for a CI smoke run; BENCH_GROUPS=derivation,reads picks groups.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { derivationGroup } from './derivation.ts';
+import { formatGroup, type GroupResult, progress, QUICK } from './harness.ts';
+import { peerGroups } from './peer.ts';
+import { readsGroups } from './reads.ts';
+import { removeScratch } from './stores.ts';
+import { writesGroups } from './writes.ts';
+
+interface GroupDef {
+  readonly id: string;
+  /** Measurements it makes, for the progress counter. */
+  readonly measurements: number;
+  readonly run: () => Promise<GroupResult | GroupResult[]>;
+}
+
+const GROUPS: GroupDef[] = [
+  { id: 'derivation', measurements: 3, run: derivationGroup },
+  { id: 'reads', measurements: 10, run: readsGroups },
+  { id: 'writes', measurements: 3 + 4 + 7, run: writesGroups },
+  { id: 'peer', measurements: 4 + 6, run: peerGroups },
+];
+
+const picked = process.env.BENCH_GROUPS?.split(',').map((s) => s.trim());
+const groups = GROUPS.filter((g) => picked === undefined || picked.includes(g.id));
+progress.total = groups.reduce((sum, g) => sum + g.measurements, 0);
+
+const machine = {
+  cpus: cpus().length,
+  cpuModel: cpus()[0]?.model ?? 'unknown',
+  node: process.version,
+  platform: `${process.platform} ${process.arch}`,
+};
+const startedAt = new Date();
+console.log(
+  `Tally bench${QUICK ? ' (quick)' : ''} · ${machine.cpus} × ${machine.cpuModel} · node ${machine.node} · ${startedAt.toISOString()}`,
+);
+
+const results: GroupResult[] = [];
+for (const group of groups) {
+  let ran: GroupResult | GroupResult[];
+  try {
+    ran = await group.run();
+  } catch (error) {
+    // A group that cannot run (a store that fails to open, say) is reported, and the run goes on.
+    const why = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    ran = {
+      id: group.id,
+      title: group.id,
+      unit: '–',
+      rows: [],
+      goals: [],
+      extra: {},
+      notes: [`failed: ${why}`],
+    };
+    process.exitCode = 1;
+  }
+  for (const result of [ran].flat()) {
+    results.push(result);
+    progress.clear();
+    console.log(`\n${formatGroup(result)}`);
+  }
+}
+progress.clear();
+removeScratch();
+
+const out = join(dirname(fileURLToPath(import.meta.url)), '..', 'results', 'latest.json');
+mkdirSync(dirname(out), { recursive: true });
+writeFileSync(
+  out,
+  `${JSON.stringify(
+    {
+      quick: QUICK,
+      startedAt: startedAt.toISOString(),
+      seconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
+      machine,
+      groups: results,
+    },
+    null,
+    2,
+  )}\n`,
+);
+console.log(`\nwrote ${out}`);

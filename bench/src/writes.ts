@@ -1,0 +1,253 @@
+/**
+ * Group 3: writes through the ledger API (`trackUsage`), per store: one caller; 8 concurrent callers on
+ * one customer (where group commit batches what arrives together into one append); 8 callers on 8
+ * customers. A caller is a closed loop: it sends its next command when its last one is answered.
+ *
+ * Baselines, on the same database with the same durability: a hand-written SQL deduct. SQLite (WAL,
+ * synchronous FULL, a second connection to the same file): UPDATE the balance and INSERT a ledger row
+ * in one BEGIN IMMEDIATE transaction. Postgres (synchronous_commit as the server has it): the same as
+ * one statement, a CTE, sent as a plain parameterized query (as the Postgres store sends its own); the
+ * same CTE as a named prepared statement is measured beside it. The memory store has no database under it; its group's baseline is Tally's own
+ * one-caller rate, so its ratios read as scaling.
+ */
+import { createLedger, defineCatalog, type EventStore, type Ledger } from '@tally/core';
+import { memoryStore } from '@tally/store-memory';
+import { postgresStore } from '@tally/store-postgres';
+import { sqliteStore } from '@tally/store-sqlite';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import {
+  type Goal,
+  type GroupResult,
+  goal,
+  type Measurement,
+  measureAll,
+  onOwnId,
+  progress,
+  ratioOf,
+} from './harness.ts';
+import { PG_URL, postgresDurability, postgresReachable, resetSchemas, sqlitePath } from './stores.ts';
+import { catalogInput } from './stream.ts';
+
+export const CALLERS = 8;
+const TALLY_SCHEMA = 'tally_bench';
+const SQL_SCHEMA = 'bench_sql';
+/** Enough credit that no benchmark runs a customer dry. */
+const GRANT = '1000000000.00';
+const COST_MINOR = 25;
+
+const ONE = 'trackUsage, 1 caller';
+const MANY_ON_ONE = `trackUsage, ${CALLERS} callers on 1 customer`;
+const MANY_ON_MANY = `trackUsage, ${CALLERS} callers on ${CALLERS} customers`;
+const SQL_ONE = 'SQL deduct, 1 caller';
+
+/** A deduct written by hand, and how to close what it opened. */
+interface Baseline {
+  readonly one: () => Promise<unknown> | unknown;
+  readonly onePrepared?: () => Promise<unknown>;
+  readonly manyOnOne?: () => Promise<unknown>;
+  readonly manyOnMany?: () => Promise<unknown>;
+  readonly close: () => Promise<void>;
+}
+
+export async function writesGroups(): Promise<GroupResult[]> {
+  const results: GroupResult[] = [];
+  results.push(await storeGroup('memory', () => memoryStore(), null));
+
+  const sqliteFile = sqlitePath('writes');
+  results.push(
+    await storeGroup(
+      'SQLite',
+      () => sqliteStore({ filename: sqliteFile, synchronous: 'FULL' }),
+      () => sqliteBaseline(sqliteFile),
+      'file in WAL mode, synchronous FULL (an fsync per commit), on the project disk; the baseline is a second connection to the same file with the same pragmas. better-sqlite3 is synchronous, so a hand-written deduct cannot overlap callers in one process: its one-caller rate is the baseline for every row',
+    ),
+  );
+
+  const unreachable = await postgresReachable();
+  if (unreachable !== null) {
+    results.push(skipped('writes-postgres', '3. Writes through the ledger API: Postgres store', unreachable));
+  } else {
+    await resetSchemas(TALLY_SCHEMA, SQL_SCHEMA);
+    results.push(
+      await storeGroup(
+        'Postgres',
+        () => postgresStore({ connectionString: PG_URL }, { schema: TALLY_SCHEMA }),
+        () => postgresBaseline(),
+        `${PG_URL}, schema ${TALLY_SCHEMA} (baseline: ${SQL_SCHEMA}); server: ${await postgresDurability()}`,
+      ),
+    );
+  }
+  return results;
+}
+
+async function storeGroup(
+  name: string,
+  open: () => EventStore,
+  baseline: (() => Promise<Baseline>) | null,
+  setting?: string,
+): Promise<GroupResult> {
+  const catalog = defineCatalog(catalogInput);
+  const store = open();
+  const ledger = createLedger({ catalog, store });
+  const prefix = `cus_${name.toLowerCase()}_${Date.now().toString(36)}`;
+  const one = `${prefix}_one`;
+  const shared = `${prefix}_shared`;
+  const own = Array.from({ length: CALLERS }, (_, i) => `${prefix}_own${i}`);
+  progress.line(`writes · ${name} · creating customers`);
+  for (const customerId of [one, shared, ...own]) await fund(ledger, customerId);
+
+  const usage = (customerId: string) => () =>
+    ledger.trackUsage({ customerId, feature: 'api-call', quantity: 1 });
+  const measurements: Measurement[] = [];
+  const base = baseline === null ? null : await baseline();
+  if (base !== null) measurements.push({ name: SQL_ONE, baseline: true, fn: base.one });
+  measurements.push(
+    { name: ONE, baseline: base === null, fn: usage(one) },
+    { name: MANY_ON_ONE, callers: CALLERS, fn: usage(shared) },
+    { name: MANY_ON_MANY, callers: CALLERS, fn: onOwnId(own, (customerId) => usage(customerId)()) },
+  );
+  if (base?.onePrepared !== undefined)
+    measurements.push({ name: `${SQL_ONE}, named prepared statement`, fn: base.onePrepared });
+  if (base?.manyOnOne !== undefined)
+    measurements.push({
+      name: `SQL deduct, ${CALLERS} callers on 1 customer`,
+      callers: CALLERS,
+      fn: base.manyOnOne,
+    });
+  if (base?.manyOnMany !== undefined)
+    measurements.push({
+      name: `SQL deduct, ${CALLERS} callers on ${CALLERS} customers`,
+      callers: CALLERS,
+      fn: base.manyOnMany,
+    });
+
+  const rows = await measureAll(`writes · ${name}`, measurements);
+  await base?.close();
+  await ledger.close();
+
+  const goals: Goal[] = [];
+  if (name === 'SQLite')
+    goals.push(goal('trackUsage 1 caller ÷ SQL deduct', ratioOf(rows, ONE, SQL_ONE), 0.6));
+  if (name === 'Postgres')
+    goals.push(goal('trackUsage 1 caller ÷ SQL deduct 1 caller', ratioOf(rows, ONE, SQL_ONE), 0.8));
+  if (name !== 'memory')
+    goals.push(
+      goal(`${CALLERS} callers on 1 customer ÷ 1 caller (group commit)`, ratioOf(rows, MANY_ON_ONE, ONE), 5),
+    );
+  return {
+    id: `writes-${name.toLowerCase()}`,
+    title: `3. Writes through the ledger API: ${name} store`,
+    unit: 'one command answered (trackUsage, or one SQL deduct); p50/p99 per command',
+    rows,
+    goals,
+    extra: {
+      'scaling, 8 callers on 1 customer ÷ 1 caller': fixed(ratioOf(rows, MANY_ON_ONE, ONE)),
+      'scaling, 8 callers on 8 customers ÷ 1 caller': fixed(ratioOf(rows, MANY_ON_MANY, ONE)),
+    },
+    notes: setting === undefined ? ['no database: the baseline is the one-caller rate'] : [setting],
+  };
+}
+
+/** A customer with more credit than any run spends. */
+export async function fund(ledger: Ledger, customerId: string): Promise<void> {
+  await ledger.createCustomer({ customerId });
+  await ledger.grant({ customerId, currency: 'credits', amount: GRANT, source: 'top_up' });
+}
+
+/** UPDATE + INSERT in one BEGIN IMMEDIATE transaction, on a second connection to the store's file. */
+async function sqliteBaseline(filename: string): Promise<Baseline> {
+  const db = new Database(filename, { timeout: 5000 });
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS bench_balances (customer_id TEXT PRIMARY KEY, balance INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS bench_ledger (
+      id INTEGER PRIMARY KEY AUTOINCREMENT,
+      customer_id TEXT NOT NULL,
+      amount INTEGER NOT NULL,
+      balance_after INTEGER NOT NULL,
+      at TEXT NOT NULL
+    );
+  `);
+  db.prepare('INSERT OR REPLACE INTO bench_balances VALUES (?, ?)').run('c1', 100_000_000_000);
+  const debit = db.prepare(
+    'UPDATE bench_balances SET balance = balance - ? WHERE customer_id = ? AND balance >= ? RETURNING balance',
+  );
+  const insert = db.prepare(
+    'INSERT INTO bench_ledger (customer_id, amount, balance_after, at) VALUES (?, ?, ?, ?)',
+  );
+  const deduct = db.transaction((customerId: string, amount: number) => {
+    const row = debit.get(amount, customerId, amount) as { balance: number } | undefined;
+    if (row === undefined) throw new Error('insufficient balance');
+    insert.run(customerId, -amount, row.balance, new Date().toISOString());
+  });
+  return {
+    one: () => deduct.immediate('c1', COST_MINOR),
+    close: async () => {
+      db.close();
+    },
+  };
+}
+
+/** The same deduct as one statement: a CTE that updates the balance and inserts the ledger row. */
+async function postgresBaseline(): Promise<Baseline> {
+  const setup = new pg.Client({ connectionString: PG_URL });
+  await setup.connect();
+  await setup.query(`
+    CREATE SCHEMA IF NOT EXISTS ${SQL_SCHEMA};
+    CREATE TABLE IF NOT EXISTS ${SQL_SCHEMA}.balances (customer_id text PRIMARY KEY, balance bigint NOT NULL);
+    CREATE TABLE IF NOT EXISTS ${SQL_SCHEMA}.ledger (
+      id bigserial PRIMARY KEY,
+      customer_id text NOT NULL,
+      amount bigint NOT NULL,
+      balance_after bigint NOT NULL,
+      at timestamptz NOT NULL DEFAULT now()
+    );
+  `);
+  const customers = ['one', 'shared', ...Array.from({ length: CALLERS }, (_, i) => `own${i}`)];
+  for (const customerId of customers) {
+    await setup.query(
+      `INSERT INTO ${SQL_SCHEMA}.balances VALUES ($1, 100000000000)
+       ON CONFLICT (customer_id) DO UPDATE SET balance = excluded.balance`,
+      [customerId],
+    );
+  }
+  await setup.end();
+  const sql = `
+    WITH debit AS (
+      UPDATE ${SQL_SCHEMA}.balances SET balance = balance - $2
+       WHERE customer_id = $1 AND balance >= $2
+       RETURNING balance
+    )
+    INSERT INTO ${SQL_SCHEMA}.ledger (customer_id, amount, balance_after)
+    SELECT $1, -$2::bigint, balance FROM debit
+    RETURNING id, balance_after`;
+  const single = new pg.Client({ connectionString: PG_URL });
+  await single.connect();
+  const pool = new pg.Pool({ connectionString: PG_URL, max: CALLERS });
+  // A plain parameterized query, as hand-written code (and the Postgres store) sends it; the named
+  // (prepared once) variant is measured beside it for reference.
+  const run = async (db: pg.Client | pg.Pool, customerId: string, name?: string) => {
+    const query = name === undefined ? { text: sql } : { name, text: sql };
+    const { rowCount } = await db.query({ ...query, values: [customerId, COST_MINOR] });
+    if (rowCount !== 1) throw new Error('insufficient balance');
+  };
+  const own = Array.from({ length: CALLERS }, (_, i) => `own${i}`);
+  return {
+    one: () => run(single, 'one'),
+    onePrepared: () => run(single, 'one', 'deduct'),
+    manyOnOne: () => run(pool, 'shared'),
+    manyOnMany: onOwnId(own, (customerId) => run(pool, customerId)),
+    close: async () => {
+      await single.end();
+      await pool.end();
+    },
+  };
+}
+
+export function skipped(id: string, title: string, why: string): GroupResult {
+  return { id, title, unit: '–', rows: [], goals: [], extra: {}, notes: [`not measured: ${why}`] };
+}
+
+const fixed = (ratio: number | null) => (ratio === null ? 'n/a' : `${ratio.toFixed(2)}×`);
