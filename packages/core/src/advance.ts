@@ -18,15 +18,23 @@ const MAX_DUE_INSTANTS = 10_000;
  * @example
  * const { state, events: due } = advance(fold(events), Date.parse('2025-02-01T00:00:00.000Z'));
  * // due: the expiries, renewals and settlements up to Feb 1 that the stream does not hold yet
+ *
+ * `maxEvents` stops after the first instant that reaches it (`complete: false`), so a writer catching up
+ * after a long idle can store the due events in appends of bounded size.
  */
 export function advance(
   state: CustomerState,
   toMs: number,
-): { state: CustomerState; events: RecordedEvent[] } {
+  options: { readonly maxEvents?: number } = {},
+): { state: CustomerState; events: RecordedEvent[]; complete: boolean } {
+  const maxEvents = options.maxEvents ?? Number.POSITIVE_INFINITY;
   const recorder = new Recorder(cloneState(state));
   for (let steps = 0; ; steps++) {
     const at = nextDueInstant(recorder.state, toMs);
     if (at === null) break;
+    // Stopping between instants (never inside one) leaves a prefix that a later call continues exactly.
+    if (recorder.events.length >= maxEvents)
+      return { state: recorder.state, events: recorder.events, complete: false };
     if (steps >= MAX_DUE_INSTANTS) {
       throw new TallyError(
         'invalid_time',
@@ -35,7 +43,7 @@ export function advance(
     }
     processInstant(recorder, at);
   }
-  return { state: recorder.state, events: recorder.events };
+  return { state: recorder.state, events: recorder.events, complete: true };
 }
 
 function nextDueInstant(state: CustomerState, toMs: number): number | null {

@@ -152,6 +152,8 @@ export interface Catalog {
 
 export const DEFAULT_PRIORITY = 50;
 export const MAX_PRIORITY = 1_000_000;
+/** Grant rules per plan; bounds the events one subscription change makes (see the ledger's writer). */
+export const MAX_PLAN_GRANTS = 100;
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
 const ROUNDINGS: readonly Rounding[] = ['half_up', 'half_even', 'up', 'down'];
 const INTERVALS: readonly Interval[] = ['day', 'week', 'month', 'year'];
@@ -218,6 +220,9 @@ export function defineCatalog(input: CatalogInput): Catalog {
     if (!INTERVALS.includes(raw.interval))
       fail(`${field}.interval`, `must be one of ${INTERVALS.join(', ')}`);
     const price = raw.price === undefined ? null : parseRate(raw.price, `${field}.price`);
+    if (Array.isArray(raw.grants) && raw.grants.length > MAX_PLAN_GRANTS) {
+      fail(`${field}.grants`, `has ${raw.grants.length} rules; a plan may have at most ${MAX_PLAN_GRANTS}`);
+    }
     const grants = list(raw.grants, `${field}.grants`).map((rule, j): PlanGrantRule => {
       const at = `${field}.grants[${j}]`;
       if (!isObject(rule)) fail(at, 'must be an object');

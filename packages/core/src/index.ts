@@ -43,6 +43,7 @@ export { applyEvent, evolve, fold } from './evolve.js';
 export type * from './ledger/api-types.js';
 export { type CheckResult, createLedger, type Ledger, type LedgerOptions } from './ledger/create-ledger.js';
 export type { VerifyResult } from './ledger/verify.js';
+export { MAX_EVENTS_PER_APPEND } from './ledger/writer.js';
 export type { Rounding } from './money.js';
 export type { AccountState, CustomerInfo, GrantState, HoldState, SubscriptionState } from './state.js';
 export { type CustomerState, initialState } from './state.js';

@@ -224,3 +224,16 @@ describe('events are facts: replay never consults the catalog', () => {
     expect(entries.find((e) => e.kind === 'usage')!.amount).toBe('-10');
   });
 });
+
+describe('limits', () => {
+  test('a plan with more than 100 grant rules is refused, naming the plan', () => {
+    const grants = Array.from({ length: 101 }, () => ({ currency: 'credits', amount: '1' }));
+    expect(() =>
+      defineCatalog({
+        currencies: [{ code: 'credits', decimals: 0 }],
+        features: [],
+        plans: [{ id: 'huge', interval: 'month', grants }],
+      }),
+    ).toThrow(expect.objectContaining({ code: 'invalid_catalog', field: 'plans[0].grants' }));
+  });
+});

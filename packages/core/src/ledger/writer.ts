@@ -41,6 +41,19 @@ export interface WriterOptions {
 const MAX_BATCH = 256;
 
 /**
+ * Most events one append carries. Stores must take at least `MAX_EVENTS_PER_APPEND` (Postgres takes 8192);
+ * the writer stays under it by storing a long catch-up of due events in several appends (cut between
+ * instants) and by leaving commands for the next batch once an append is full.
+ */
+export const MAX_EVENTS_PER_APPEND = 4096;
+const MAX_DUE_PER_APPEND = 2048;
+/** Most events one command makes: a plan change with the catalog's most grant rules (see MAX_PLAN_GRANTS). */
+const MAX_EVENTS_PER_COMMAND = 512;
+
+/** Marks an attempt that only stored due events: the batch goes on, it did not lose a race. */
+class CaughtUp {}
+
+/**
  * Writes commands for one customer at a time. Commands that arrive while an append is in flight wait
  * and then go together, decided one after another against the evolving state and appended as one batch
  * (group commit): one round trip and one fsync for many commands, each still answered with its own
@@ -82,29 +95,35 @@ export class Writer {
         if (this.grouping || queue.length > 1) await new Promise((resolve) => setImmediate(resolve));
         const jobs = queue.splice(0, MAX_BATCH);
         this.grouping = jobs.length > 1;
-        await this.runBatch(customerId, jobs);
+        const deferred = await this.runBatch(customerId, jobs);
+        queue.unshift(...deferred);
       }
     } finally {
       this.queues.delete(customerId);
     }
   }
 
-  private async runBatch(customerId: string, jobs: Job[]): Promise<void> {
+  /** Decides and appends `jobs`, retrying lost races; returns the jobs left for the next batch. */
+  private async runBatch(customerId: string, jobs: Job[]): Promise<Job[]> {
     const { maxAttempts } = this.options;
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
       // The first attempt trusts a cached head: the append's version check catches a stale one.
       const fromCache = attempt === 1 && this.options.cache.peek(customerId) !== undefined;
       try {
-        await this.attempt(customerId, jobs, fromCache);
-        return;
+        return await this.attempt(customerId, jobs, fromCache);
       } catch (error) {
+        if (error instanceof CaughtUp) {
+          // Bounded: each round stores at least one due instant of a finite backlog.
+          attempt -= 1;
+          continue;
+        }
         const retryable =
           error instanceof ConcurrencyConflictError || error instanceof DuplicateIdempotencyKeyError;
         if (!retryable) {
           this.options.cache.forget(customerId);
           const failure = error instanceof TallyError ? error : storeFailure(error);
           for (const job of jobs) job.reject(failure);
-          return;
+          return [];
         }
         this.options.cache.forget(customerId);
         // Back off with jitter so writers in several processes stop colliding in lockstep. A cached
@@ -117,6 +136,7 @@ export class Writer {
       `customer ${customerId} kept changing under this write; gave up after ${maxAttempts} attempts`,
     );
     for (const job of jobs) job.reject(error);
+    return [];
   }
 
   /**
@@ -124,7 +144,7 @@ export class Writer {
    * (one round trip less per write). An append proves the head was current (the store checks the
    * version); a batch that appends nothing reads the tail before answering, and retries if it moved.
    */
-  private async attempt(customerId: string, jobs: readonly Job[], fromCache: boolean): Promise<void> {
+  private async attempt(customerId: string, jobs: readonly Job[], fromCache: boolean): Promise<Job[]> {
     const { store, cache } = this.options;
     const streamId = streamIdOf(customerId);
     const cached = fromCache ? cache.peek(customerId) : undefined;
@@ -147,7 +167,18 @@ export class Writer {
     const expectedVersion = base.version;
     const nowMs = Math.max(this.options.clock().getTime(), base.lastAt === '' ? 0 : Date.parse(base.lastAt));
     const context = { catalog: this.options.catalog, nowMs, now: iso(nowMs), newId: this.options.newId };
-    const due = advance(base, nowMs);
+    const due = advance(base, nowMs, { maxEvents: MAX_DUE_PER_APPEND });
+    if (!due.complete) {
+      // A long idle left more due events than one append should carry: store this prefix on its own.
+      await this.append(
+        customerId,
+        due.events.map((event) => ({ event, metadata: {} })),
+        loaded.hash,
+        due.state,
+        expectedVersion,
+      );
+      throw new CaughtUp();
+    }
     const working = due.state;
     const written: { event: RecordedEvent; metadata: EventMetadata }[] = due.events.map((event) => ({
       event,
@@ -157,10 +188,14 @@ export class Writer {
     // One recorder for the whole batch: decisions refuse before they record anything, so a refused
     // command leaves the working state as it found it (checked below).
     const recorder = new Recorder(working);
+    let decided = 0;
     for (const job of jobs) {
       if (settled.has(job)) continue;
       const first = job.idempotencyKey === undefined ? job : firstWithKey.get(job.idempotencyKey)!;
       if (first !== job) continue; // decided below, from its first copy's outcome
+      // A full append leaves the rest for the next batch; the first command always goes, so batches progress.
+      if (decided > 0 && written.length >= MAX_EVENTS_PER_APPEND - MAX_EVENTS_PER_COMMAND) continue;
+      decided += 1;
       const before = recorder.events.length;
       const accountsBefore = recorder.state.accounts.size;
       try {
@@ -190,26 +225,7 @@ export class Writer {
     }
 
     if (written.length > dueCount) {
-      const head: StreamHead = { state: working, hash: loaded.hash };
-      const events: NewEvent[] = written.map(({ event, metadata }) => {
-        const unsigned: NewEvent = {
-          id: event.id,
-          type: event.type,
-          schemaVersion: CURRENT_SCHEMA_VERSIONS[event.type],
-          at: event.at,
-          data: event.data,
-          metadata,
-        };
-        head.hash = chainHash(head.hash, unsigned);
-        return { ...unsigned, metadata: { ...metadata, hash: head.hash } };
-      });
-      await store.append(streamId, events, { expectedVersion });
-      cache.remember(customerId, head);
-      const { snapshotEvery } = this.options;
-      if (Math.floor(working.version / snapshotEvery) > Math.floor(expectedVersion / snapshotEvery)) {
-        // A failed snapshot only costs the next cold read some replay; the write itself succeeded.
-        await cache.writeSnapshot(customerId, head).catch(() => undefined);
-      }
+      await this.append(customerId, written, loaded.hash, working, expectedVersion);
     } else if (cached !== undefined) {
       // Nothing appended, so nothing proved the cached head current: refusals must not rest on a stale
       // state. If the stream moved, retry (from the store) instead of answering.
@@ -219,12 +235,47 @@ export class Writer {
       }
     }
 
+    const left: Job[] = [];
     for (const job of jobs) {
       const first = job.idempotencyKey === undefined ? job : firstWithKey.get(job.idempotencyKey)!;
-      const outcome = settled.get(first)!;
-      if (first !== job && first.requestHash !== job.requestHash) job.reject(conflict(job));
+      const outcome = settled.get(first);
+      if (outcome === undefined)
+        left.push(job); // its first copy was deferred: so is it
+      else if (first !== job && first.requestHash !== job.requestHash) job.reject(conflict(job));
       else if (outcome.ok) job.resolve(outcome.result);
       else job.reject(outcome.error);
+    }
+    return left;
+  }
+
+  /** Signs `written` onto the hash chain, appends it, and makes the result the cached head. */
+  private async append(
+    customerId: string,
+    written: readonly { event: RecordedEvent; metadata: EventMetadata }[],
+    previousHash: string,
+    state: StreamHead['state'],
+    expectedVersion: number,
+  ): Promise<void> {
+    const { store, cache } = this.options;
+    const head: StreamHead = { state, hash: previousHash };
+    const events: NewEvent[] = written.map(({ event, metadata }) => {
+      const unsigned: NewEvent = {
+        id: event.id,
+        type: event.type,
+        schemaVersion: CURRENT_SCHEMA_VERSIONS[event.type],
+        at: event.at,
+        data: event.data,
+        metadata,
+      };
+      head.hash = chainHash(head.hash, unsigned);
+      return { ...unsigned, metadata: { ...metadata, hash: head.hash } };
+    });
+    await store.append(streamIdOf(customerId), events, { expectedVersion });
+    cache.remember(customerId, head);
+    const { snapshotEvery } = this.options;
+    if (Math.floor(state.version / snapshotEvery) > Math.floor(expectedVersion / snapshotEvery)) {
+      // A failed snapshot only costs the next cold read some replay; the write itself succeeded.
+      await cache.writeSnapshot(customerId, head).catch(() => undefined);
     }
   }
 }
