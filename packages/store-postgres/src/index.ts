@@ -8,7 +8,14 @@ import {
   type NewEvent,
 } from '@tally/core';
 import type pg from 'pg';
-import { fromConnectionString, fromPGlite, fromPool, type PGliteLike, type Queryable } from './queryable.js';
+import {
+  fromConnectionString,
+  fromPGlite,
+  fromPool,
+  type PGliteLike,
+  prepared,
+  type Queryable,
+} from './queryable.js';
 import {
   EVENT_COLUMNS,
   type EventRow,
@@ -162,6 +169,11 @@ function toQueryable(connection: PostgresConnection): Queryable {
   return fromConnectionString(connection.connectionString);
 }
 
+/**
+ * The store's SQL for schema `s`. The statements every write or cold read runs are `prepared` (named,
+ * so node-postgres parses them once per connection and Postgres can reuse their plan); the rare ones
+ * (a conflict's follow-up, readAll, whose plan depends on its bounds) are sent as plain text.
+ */
 function statements(s: string) {
   return {
     /**
@@ -172,7 +184,9 @@ function statements(s: string) {
      * The position is `transaction id * POSITIONS_PER_TRANSACTION + index in the batch`: positions
      * sort like (transaction id, index), the one order readers can follow safely (see readAll).
      */
-    append: `
+    append: prepared(
+      'append',
+      `
       INSERT INTO ${s}.events
         (position, stream_id, version, id, type, schema_version, at, data, metadata, idempotency_key)
       SELECT pg_current_xact_id()::text::bigint * ${POSITIONS_PER_TRANSACTION} + e.ord - 1,
@@ -182,12 +196,15 @@ function statements(s: string) {
              WITH ORDINALITY AS e (id, type, schema_version, at, data, metadata, idempotency_key, ord)
        WHERE (SELECT coalesce(max(version), 0) FROM ${s}.events WHERE stream_id = $1::text) = $2::bigint
       RETURNING position::text AS position`,
+    ),
     streamVersion: `SELECT coalesce(max(version), 0)::text AS version FROM ${s}.events WHERE stream_id = $1`,
     takenKey: `SELECT idempotency_key AS key FROM ${s}.events
                 WHERE stream_id = $1 AND idempotency_key = ANY ($2::text[]) LIMIT 1`,
     // ORDER BY names the table's column: a bare name would sort by the text-cast output column.
-    readStream: `SELECT ${EVENT_COLUMNS} FROM ${s}.events e
-                  WHERE stream_id = $1 AND version >= $2 ORDER BY e.version`,
+    readStream: prepared(
+      'read_stream',
+      `SELECT ${EVENT_COLUMNS} FROM ${s}.events e WHERE stream_id = $1 AND version >= $2 ORDER BY e.version`,
+    ),
     /**
      * Only rows whose transaction is older than the oldest transaction still running: every one of
      * those has ended, so no row can ever appear below them. A transaction that took its id early
@@ -198,13 +215,22 @@ function statements(s: string) {
     readAll: `SELECT ${EVENT_COLUMNS} FROM ${s}.events e
                WHERE position > $1::bigint AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
                ORDER BY e.position LIMIT $2`,
-    findByKey: `SELECT ${EVENT_COLUMNS} FROM ${s}.events WHERE stream_id = $1 AND idempotency_key = $2`,
-    readSnapshot: `SELECT ${SNAPSHOT_COLUMNS} FROM ${s}.snapshots WHERE stream_id = $1`,
-    writeSnapshot: `
+    findByKey: prepared(
+      'find_by_key',
+      `SELECT ${EVENT_COLUMNS} FROM ${s}.events WHERE stream_id = $1 AND idempotency_key = $2`,
+    ),
+    readSnapshot: prepared(
+      'read_snapshot',
+      `SELECT ${SNAPSHOT_COLUMNS} FROM ${s}.snapshots WHERE stream_id = $1`,
+    ),
+    writeSnapshot: prepared(
+      'write_snapshot',
+      `
       INSERT INTO ${s}.snapshots (stream_id, version, schema_version, state) VALUES ($1, $2, $3, $4)
       ON CONFLICT (stream_id) DO UPDATE
         SET version = excluded.version, schema_version = excluded.schema_version, state = excluded.state
         WHERE excluded.version > snapshots.version`,
+    ),
   };
 }
 
