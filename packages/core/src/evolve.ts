@@ -5,8 +5,10 @@ import {
   type AccountState,
   type CustomerState,
   cloneState,
+  findGrant,
   type GrantState,
   initialState,
+  unarchive,
   writableGrant,
 } from './state.js';
 
@@ -51,7 +53,9 @@ export function applyEvent(state: CustomerState, event: RecordedEvent): Customer
         endedAt: null,
         inLive: true,
       };
-      if (state.grants.has(grant.grantId)) corrupt(event, `grant ${grant.grantId} is granted twice`);
+      const { frozen, recent } = state.archive;
+      if (state.grants.has(grant.grantId) || recent.has(grant.grantId) || frozen.has(grant.grantId))
+        corrupt(event, `grant ${grant.grantId} is granted twice`);
       state.grants.set(grant.grantId, grant);
       account(state, data.currency, data.amount).live.push(grant);
       break;
@@ -209,10 +213,13 @@ function retire(state: CustomerState, grant: GrantState): void {
   grant.inLive = false;
 }
 
+/** The grant an event names, in the hot state (an archived one is put back: see `unarchive`). */
 function grantOf(state: CustomerState, event: RecordedEvent, grantId: string): GrantState {
-  const grant = state.grants.get(grantId);
+  const hot = state.grants.get(grantId);
+  if (hot !== undefined) return hot;
+  const grant = findGrant(state, grantId);
   if (grant === undefined) corrupt(event, `names grant ${grantId}, which was never granted`);
-  return grant;
+  return unarchive(state, grant);
 }
 
 function subscriptionOf(state: CustomerState, event: RecordedEvent, subscriptionId: string) {

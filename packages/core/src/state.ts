@@ -12,7 +12,10 @@ import type { Interval } from './time.js';
  */
 export interface CustomerState {
   customer: CustomerInfo | null;
-  /** Every grant ever made, by id (reversals and the grants view need the spent ones too). */
+  /**
+   * Grants by id that may still change. A grant that never can again (see `isFinished`) may instead be
+   * in `archive`, which a long history fills; look a grant up with `findGrant`, not here alone.
+   */
   readonly grants: Map<string, GrantState>;
   readonly accounts: Map<string, AccountState>;
   readonly subscriptions: Map<string, SubscriptionState>;
@@ -22,6 +25,44 @@ export interface CustomerState {
   version: number;
   /** `at` of the last event folded ('' before the first): the stream's clock never runs backwards. */
   lastAt: string;
+  /** Finished grants moved out of `grants` (by `archiveFinished`); not part of a snapshot. */
+  archive: GrantArchive;
+}
+
+/**
+ * Finished grants, kept out of the hot state so that copying and snapshotting a state costs what can
+ * still change, not the whole history. `fold` never archives; the ledger's stream cache does, on the
+ * states it keeps. A grant in `CustomerState.grants` wins over one here with the same id, and `recent`
+ * over `frozen`.
+ *
+ * @example
+ * const { archive } = fold(events); // fold keeps every grant in `grants`: its archive is empty
+ * console.log(archive.frozen.size + archive.recent.size, archive.complete); // 0 true
+ */
+export interface GrantArchive {
+  /** Shared by every copy of the state and never changed once made. */
+  readonly frozen: ReadonlyMap<string, GrantState>;
+  /** Archived since `frozen` was made; each copy of the state has its own. */
+  readonly recent: Map<string, GrantState>;
+  /**
+   * False for a state loaded from a snapshot that left finished grants out: they exist but are not
+   * here, and a lookup that misses must throw `ArchiveNeeded` instead of deciding the grant is unknown.
+   */
+  readonly complete: boolean;
+  /** Grants left in the hot state by the last `sweepFinished`: the next sweep waits for twice as many. */
+  readonly hotAfterSweep: number;
+}
+
+/**
+ * Thrown by a grant lookup that misses on a state whose archive is incomplete: the answer needs the
+ * finished grants, so the caller must rebuild the state from the whole stream. Internal: the stream
+ * cache catches it; a decision never meets it on a state the ledger prepared.
+ */
+export class ArchiveNeeded extends Error {
+  constructor(readonly grantId: string) {
+    super(`grant ${grantId} may be a finished grant, which this state does not hold`);
+    this.name = 'ArchiveNeeded';
+  }
 }
 
 /**
@@ -136,13 +177,98 @@ export function initialState(): CustomerState {
     reversedUsages: new Set(),
     version: 0,
     lastAt: '',
+    archive: emptyArchive(true),
   };
+}
+
+const emptyArchive = (complete: boolean): GrantArchive => ({
+  frozen: new Map(),
+  recent: new Map(),
+  complete,
+  hotAfterSweep: 0,
+});
+
+/**
+ * Whether a grant is out of play, so it may leave the hot state: out of every live list, because it
+ * expired, was voided or was spent. Only a reversal can bring a spent one back, and a reversal is
+ * rare enough to pay for looking it up (`findGrant`).
+ */
+export function isFinished(grant: GrantState): boolean {
+  return !grant.inLive;
+}
+
+/**
+ * The grant with this id wherever it is: the hot state, then the archive. Undefined if it was never
+ * made; throws `ArchiveNeeded` if the archive is incomplete and the grant is not in the hot state.
+ */
+export function findGrant(state: CustomerState, grantId: string): GrantState | undefined {
+  const hot = state.grants.get(grantId);
+  if (hot !== undefined) return hot;
+  const archived = state.archive.recent.get(grantId) ?? state.archive.frozen.get(grantId);
+  if (archived === undefined && !state.archive.complete) throw new ArchiveNeeded(grantId);
+  return archived;
+}
+
+/** Every grant the state knows of, each once (hot before archived); throws `ArchiveNeeded` if it cannot. */
+export function* allGrants(state: CustomerState): Generator<GrantState> {
+  const { frozen, recent, complete } = state.archive;
+  if (!complete) throw new ArchiveNeeded('(all)');
+  yield* state.grants.values();
+  for (const grant of recent.values()) if (!state.grants.has(grant.grantId)) yield grant;
+  for (const grant of frozen.values()) {
+    if (!state.grants.has(grant.grantId) && !recent.has(grant.grantId)) yield grant;
+  }
+}
+
+/** How many archived grants `recent` may hold before they are merged into a new `frozen` map. */
+const RECENT_LIMIT = 64;
+
+/**
+ * Moves the finished grants of the hot state into its archive, in place. Costs a walk of the hot
+ * state, plus a copy of the archive once every `RECENT_LIMIT` grants (a whole fold's worth at once).
+ * Results do not change: lookups and views see archived grants as before.
+ */
+export function archiveFinished(state: CustomerState): void {
+  const { frozen, recent, complete } = state.archive;
+  // Deleting the entry being visited is safe for a Map: iteration goes on with the next one.
+  for (const grant of state.grants.values()) {
+    if (!isFinished(grant)) continue;
+    state.grants.delete(grant.grantId);
+    recent.set(grant.grantId, grant);
+  }
+  const hotAfterSweep = state.grants.size;
+  if (recent.size > RECENT_LIMIT) {
+    const merged = new Map(frozen);
+    for (const [id, grant] of recent) merged.set(id, grant);
+    state.archive = { frozen: merged, recent: new Map(), complete, hotAfterSweep };
+  } else state.archive = { frozen, recent, complete, hotAfterSweep };
+}
+
+/**
+ * `archiveFinished` once the hot state has doubled since the last sweep (and holds at least 32
+ * grants): a state that is kept and written to for a long time pays for each grant's walk a constant
+ * number of times, not once per write.
+ */
+export function sweepFinished(state: CustomerState): void {
+  if (state.grants.size >= Math.max(32, 2 * state.archive.hotAfterSweep)) archiveFinished(state);
+}
+
+/**
+ * An archived grant put back into the hot state (as a copy: the archive may be shared), for an event
+ * that changes it: a reversal that restores a spent grant.
+ */
+export function unarchive(state: CustomerState, grant: GrantState): GrantState {
+  const copy = { ...grant };
+  state.archive.recent.delete(grant.grantId);
+  state.grants.set(copy.grantId, copy);
+  return copy;
 }
 
 /**
  * A copy a command can be decided on and thrown away if the append fails. Only what can still change
  * is copied: grants outside the live lists and finished holds are shared, and the fold copies such a
- * grant before touching it (see `writableGrant`), so a long history does not make every write slower.
+ * grant before touching it (see `writableGrant`); the archive's frozen map is shared too, so a long
+ * history does not make every write slower.
  */
 export function cloneState(state: CustomerState): CustomerState {
   const grants = new Map(state.grants);
@@ -168,6 +294,7 @@ export function cloneState(state: CustomerState): CustomerState {
     reversedUsages: new Set(state.reversedUsages),
     version: state.version,
     lastAt: state.lastAt,
+    archive: { ...state.archive, recent: new Map(state.archive.recent) },
   };
 }
 
@@ -179,19 +306,36 @@ export function writableGrant(state: CustomerState, grant: GrantState): GrantSta
   return copy;
 }
 
-/** Shape version of `toSnapshotState`'s output; bump it when the state shape changes. */
-export const STATE_SCHEMA_VERSION = 1;
+/**
+ * Shape version of `toSnapshotState`'s output; bump it when the state shape changes (a snapshot of
+ * another version is ignored and the stream replayed). 2: finished grants left out (see `isFinished`).
+ */
+export const STATE_SCHEMA_VERSION = 2;
 
-/** The state as JSON-safe data (bigints as strings, Infinity as null) for snapshot storage. */
+/**
+ * The state as JSON-safe data (bigints as strings, Infinity as null) for snapshot storage. Finished
+ * grants are left out, so its size follows what can still change, not the length of the history; a
+ * state loaded from it knows its archive is incomplete and asks for the stream when it needs one.
+ */
 export function toSnapshotState(state: CustomerState): unknown {
-  return {
-    customer: state.customer,
-    grants: [...state.grants.values()].map((g) => ({
+  const grants: SnapshotShape['grants'] = [];
+  let left = state.archive.recent.size + state.archive.frozen.size;
+  for (const g of state.grants.values()) {
+    if (isFinished(g)) {
+      left++;
+      continue;
+    }
+    grants.push({
       ...g,
       amount: g.amount.toString(),
       remaining: g.remaining.toString(),
       expiresAtMs: finiteOrNull(g.expiresAtMs),
-    })),
+    });
+  }
+  const shape: SnapshotShape = {
+    customer: state.customer,
+    grants,
+    archiveComplete: state.archive.complete && left === 0,
     accounts: [...state.accounts.values()].map((a) => ({
       currency: a.currency,
       decimals: a.decimals,
@@ -213,15 +357,19 @@ export function toSnapshotState(state: CustomerState): unknown {
     version: state.version,
     lastAt: state.lastAt,
   };
+  return shape;
 }
 
 interface SnapshotShape {
   customer: CustomerInfo | null;
+  /** The grants that can still change, in the order of `CustomerState.grants`. */
   grants: (Omit<GrantState, 'amount' | 'remaining' | 'expiresAtMs'> & {
     amount: string;
     remaining: string;
     expiresAtMs: number | null;
   })[];
+  /** True if no grant was left out: the loaded state's (empty) archive is then complete. */
+  archiveComplete: boolean;
   accounts: {
     currency: string;
     decimals: number;
@@ -241,6 +389,7 @@ export function fromSnapshotState(data: unknown): CustomerState {
   const shape = data as SnapshotShape;
   const state = initialState();
   state.customer = shape.customer;
+  state.archive = emptyArchive(shape.archiveComplete);
   for (const g of shape.grants) {
     state.grants.set(g.grantId, {
       ...g,

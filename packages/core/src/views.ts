@@ -1,6 +1,13 @@
 import type { GrantSource } from './events.js';
 import { formatAmount } from './money.js';
-import type { AccountState, CustomerState, GrantState, HoldState, SubscriptionState } from './state.js';
+import {
+  type AccountState,
+  allGrants,
+  type CustomerState,
+  type GrantState,
+  type HoldState,
+  type SubscriptionState,
+} from './state.js';
 import { cycleAt, cycleStart, iso } from './time.js';
 
 /**
@@ -174,9 +181,9 @@ export function subscriptionView(sub: SubscriptionState, atMs: number): Subscrip
   };
 }
 
-/** All grants of a currency, oldest first. */
+/** All grants of a currency, oldest first, archived ones included: the state's archive must be complete. */
 export function grantsOf(state: CustomerState, currency: string): GrantState[] {
-  return [...state.grants.values()]
+  return [...allGrants(state)]
     .filter((g) => g.currency === currency)
     .sort((a, b) => a.effectiveAtMs - b.effectiveAtMs || (a.grantId < b.grantId ? -1 : 1));
 }

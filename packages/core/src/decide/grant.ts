@@ -1,5 +1,6 @@
 import { TallyError } from '../errors.js';
 import { formatAmount, quote } from '../money.js';
+import { findGrant } from '../state.js';
 import { iso } from '../time.js';
 import { accountView, type CreditAccount, type GrantView, grantView } from '../views.js';
 import type { Grant, VoidGrant } from './commands.js';
@@ -70,7 +71,9 @@ export const grant: Decision<Grant, GrantResult> = (recorder, command, context) 
 /** Takes back what is left of a grant (spent credit stays spent). Voiding twice is refused. */
 export const voidGrant: Decision<VoidGrant, GrantView> = (recorder, command, context) => {
   requireCustomer(recorder.state);
-  const target = recorder.state.grants.get(command.grantId);
+  // A finished grant may be archived; on a state loaded without them this throws `ArchiveNeeded`, and
+  // the ledger decides again on the whole state.
+  const target = findGrant(recorder.state, command.grantId);
   if (target === undefined) {
     throw new TallyError('unknown_grant', `no grant ${quote(command.grantId)}`, { field: 'grantId' });
   }
@@ -97,5 +100,6 @@ export const voidGrant: Decision<VoidGrant, GrantView> = (recorder, command, con
     context.newId('evt'),
     context.now,
   );
-  return grantView(target, decimals, context.nowMs);
+  // The fold may have changed a copy of `target` (see `writableGrant`): show the grant as it is now.
+  return grantView(findGrant(recorder.state, target.grantId)!, decimals, context.nowMs);
 };

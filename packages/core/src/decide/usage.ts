@@ -3,7 +3,7 @@ import { TallyError } from '../errors.js';
 import type { Allocation } from '../events.js';
 import { formatAmount, quote, toMinor } from '../money.js';
 import type { Recorder } from '../recorder.js';
-import type { AccountState } from '../state.js';
+import { type AccountState, findGrant } from '../state.js';
 import { accountFigures, accountView, type CreditAccount } from '../views.js';
 import type { ReverseUsage, TrackUsage } from './commands.js';
 import {
@@ -160,7 +160,8 @@ export const reverseUsage: Decision<ReverseUsage, ReversalResult> = (recorder, c
   let forfeited = 0n;
   let returned = 0n;
   for (const allocation of usage.allocations) {
-    const grant = recorder.state.grants.get(allocation.grantId)!;
+    // A spent grant may be archived: the ledger loads the archive if it has to (see `findGrant`).
+    const grant = findGrant(recorder.state, allocation.grantId)!;
     const amount = toMinor(allocation.amount);
     if (grant.status === 'active' && grant.expiresAtMs > context.nowMs) {
       restored.push(allocation);

@@ -165,8 +165,10 @@ export function createLedger(options: LedgerOptions): Ledger {
   async function stateAt(
     customerId: string,
     atMs: number | null,
+    options: { allGrants?: boolean } = {},
   ): Promise<{ state: CustomerState; atMs: number; due: RecordedEvent[] }> {
-    const head = await cache.load(customerId);
+    // Finished grants matter only to the grants view: other reads take a snapshot's state as it is.
+    const head = await cache.load(customerId, { complete: options.allGrants === true });
     let state = head.state;
     const lastMs = state.lastAt === '' ? 0 : Date.parse(state.lastAt);
     const at = atMs ?? Math.max(clock().getTime(), lastMs);
@@ -281,7 +283,7 @@ export function createLedger(options: LedgerOptions): Ledger {
 
     async grants(input) {
       const parsed = parseRead(input);
-      const { state, atMs } = await stateAt(parsed.customerId, parsed.atMs);
+      const { state, atMs } = await stateAt(parsed.customerId, parsed.atMs, { allGrants: true });
       return freeze(
         currencies(state, parsed.currency).flatMap((code) => {
           const decimals = state.accounts.get(code)?.decimals ?? catalog.currencies.get(code)!.decimals;

@@ -4,10 +4,12 @@ import type { RecordedEvent } from '../events.js';
 import { applyEvent } from '../evolve.js';
 import { GENESIS_HASH } from '../hash-chain.js';
 import {
+  ArchiveNeeded,
   type CustomerState,
   fromSnapshotState,
   initialState,
   STATE_SCHEMA_VERSION,
+  sweepFinished,
   toSnapshotState,
 } from '../state.js';
 import { upcast } from '../upcast.js';
@@ -34,21 +36,35 @@ export class StreamCache {
     private readonly capacity: number,
   ) {}
 
-  /** The head as of the latest event in the store: cached state plus whatever other writers appended. */
-  async load(customerId: string): Promise<StreamHead> {
+  /**
+   * The head as of the latest event in the store: cached state plus whatever other writers appended.
+   * A head loaded from a snapshot lacks finished grants (see `toSnapshotState`); `complete` asks for
+   * them, at the cost of replaying the stream once (the cache keeps the result).
+   */
+  async load(customerId: string, options: { complete?: boolean } = {}): Promise<StreamHead> {
     const streamId = streamIdOf(customerId);
-    const head = this.heads.get(customerId) ?? (await this.fromSnapshot(streamId));
-    const tail = await this.store.readStream(streamId, { fromVersion: head.state.version + 1 });
-    // Another load may have folded part of this tail into the same head while we awaited.
-    const fresh = tail.filter((event) => event.version > head.state.version);
+    let head = this.heads.get(customerId) ?? (await this.fromSnapshot(streamId));
+    if (options.complete === true && !head.state.archive.complete) head = fresh();
     try {
-      foldStored(head, fresh);
+      await this.catchUp(streamId, head);
     } catch (error) {
       this.heads.delete(customerId);
-      throw error;
+      // An event that names a finished grant the snapshot left out: fold the whole stream instead.
+      if (!(error instanceof ArchiveNeeded)) throw error;
+      head = fresh();
+      await this.catchUp(streamId, head);
     }
     this.remember(customerId, head);
     return head;
+  }
+
+  private async catchUp(streamId: string, head: StreamHead): Promise<void> {
+    const tail = await this.store.readStream(streamId, { fromVersion: head.state.version + 1 });
+    // Another load may have folded part of this tail into the same head while we awaited.
+    foldStored(
+      head,
+      tail.filter((event) => event.version > head.state.version),
+    );
   }
 
   /** The cached head as it is, without asking the store whether other writers moved on. */
@@ -56,7 +72,9 @@ export class StreamCache {
     return this.heads.get(customerId);
   }
 
+  /** Keeps `head` as the customer's latest, with its finished grants moved out of the way now and then. */
   remember(customerId: string, head: StreamHead): void {
+    sweepFinished(head.state);
     this.heads.delete(customerId);
     this.heads.set(customerId, head);
     if (this.heads.size > this.capacity) this.heads.delete(this.heads.keys().next().value!);
@@ -78,13 +96,13 @@ export class StreamCache {
 
   private async fromSnapshot(streamId: string): Promise<StreamHead> {
     const snapshot = await this.store.readSnapshot(streamId);
-    if (snapshot === null || snapshot.schemaVersion !== STATE_SCHEMA_VERSION) {
-      return { state: initialState(), hash: GENESIS_HASH };
-    }
+    if (snapshot === null || snapshot.schemaVersion !== STATE_SCHEMA_VERSION) return fresh();
     const payload = snapshot.state as SnapshotPayload;
     return { state: fromSnapshotState(payload.state), hash: payload.hash };
   }
 }
+
+const fresh = (): StreamHead => ({ state: initialState(), hash: GENESIS_HASH });
 
 /**
  * Folds stored events into `head`, checking on the way in what the writer checked on the way out:
@@ -110,7 +128,7 @@ export function applyRecorded(state: CustomerState, event: RecordedEvent): void 
   try {
     applyEvent(state, event);
   } catch (error) {
-    if (error instanceof TallyError) throw error;
+    if (error instanceof TallyError || error instanceof ArchiveNeeded) throw error;
     throw new TallyError(
       'corrupt_stream',
       `event ${event.id} (${event.type}) cannot be read: ${String(error)}`,

@@ -14,6 +14,7 @@ import {
 import type { RecordedEvent } from '../events.js';
 import { chainHash, requestHash } from '../hash-chain.js';
 import { Recorder } from '../recorder.js';
+import { ArchiveNeeded } from '../state.js';
 import { iso } from '../time.js';
 import { CURRENT_SCHEMA_VERSIONS } from '../upcast.js';
 import { type StreamCache, type StreamHead, streamIdOf } from './streams.js';
@@ -44,6 +45,10 @@ const MAX_BATCH = 256;
  * Most events one append carries. Stores must take at least `MAX_EVENTS_PER_APPEND` (Postgres takes 8192);
  * the writer stays under it by storing a long catch-up of due events in several appends (cut between
  * instants) and by leaving commands for the next batch once an append is full.
+ *
+ * @example
+ * // A custom store checks that it takes the largest append the ledger makes.
+ * await myStore.append('customer-cus_1', events.slice(0, MAX_EVENTS_PER_APPEND), { expectedVersion: 0 });
  */
 export const MAX_EVENTS_PER_APPEND = 4096;
 const MAX_DUE_PER_APPEND = 2048;
@@ -115,6 +120,12 @@ export class Writer {
         if (error instanceof CaughtUp) {
           // Bounded: each round stores at least one due instant of a finite backlog.
           attempt -= 1;
+          continue;
+        }
+        if (error instanceof ArchiveNeeded) {
+          // A decision needs a finished grant the snapshot left out (a void of an old grant): retry
+          // on the whole state. It counts as an attempt, so a cache that drops it again stays bounded.
+          await this.options.cache.load(customerId, { complete: true });
           continue;
         }
         const retryable =
