@@ -22,7 +22,7 @@ import {
   progress,
   ratioOf,
 } from './harness.ts';
-import { loadStream, prepareStream } from './reads.ts';
+import { loadStream, prepareStream, TYPICAL_TAIL } from './reads.ts';
 import { PG_URL, postgresDurability, postgresReachable, resetSchemas, sqlitePath } from './stores.ts';
 import { catalogInput, generateStream } from './stream.ts';
 import { CALLERS, fund, skipped } from './writes.ts';
@@ -177,8 +177,8 @@ async function peerGroup(
   const tallyIds = Array.from({ length: CALLERS + 1 }, (_, i) => `cus_peer_${tag}_${i}`);
   for (const customerId of tallyIds) await fund(ledger, customerId);
 
-  // Readers: a 1k-event stream each. Tally's is the realistic generated stream with a snapshot 250
-  // events behind the head (see reads.ts); Emmett's is one grant and 999 deductions, no snapshot.
+  // Readers: a 1k-event stream each. Tally's is the realistic generated stream with its snapshot where
+  // a reader meets it on average (see reads.ts); Emmett's is one grant and 999 deductions, no snapshot.
   const readId = `emmett-${tag}-read`;
   const deductions: CreditEvent[] = Array.from({ length: READ_LENGTH - 1 }, (_, i) => ({
     type: 'CreditsDeducted',
@@ -187,7 +187,7 @@ async function peerGroup(
   await retryBusy(() =>
     emmett.store.appendToStream(readId, [{ type: 'CreditsGranted', data: { amount: 1e12 } }, ...deductions]),
   );
-  const prepared = prepareStream(generateStream(READ_LENGTH).events, READ_LENGTH / 4, `_peer_${tag}`);
+  const prepared = prepareStream(generateStream(READ_LENGTH).events, TYPICAL_TAIL, `_peer_${tag}`);
   await loadStream(tallyStore, prepared);
   const expected = 1e12 - (READ_LENGTH - 1) * COST;
 

@@ -4,12 +4,13 @@
  * eviction.
  *
  * How the streams are built: the generator's events, hash-chained as the ledger writes them
- * (`toNewEvents`), appended straight to the store in batches. A ledger with the default
- * `snapshotEvery: 500` snapshots at the head whenever its version crosses a multiple of 500, so a
- * reader finds the snapshot 0 to 499 events behind the head; the streams put it 250 behind (one 10k
- * stream 499, the worst case). It is written the way the writer writes it (`StreamCache.writeSnapshot`
- * of the head the writer would hold then). The 100-event stream has no snapshot (a ledger writes none
- * before event 500) and is read in full; it is the baseline.
+ * (`toNewEvents`), appended straight to the store in batches. A ledger with the default `snapshotEvery`
+ * (`DEFAULT_SNAPSHOT_EVERY`, n) snapshots at the head whenever its version crosses a multiple of n, so a
+ * reader finds the snapshot 0 to n − 1 events behind the head; the streams put it n/2 behind (one 10k
+ * stream n − 1, the worst case). It is written the way the writer writes it
+ * (`StreamCache.writeSnapshot` of the head the writer would hold then). The 100-event stream has no
+ * snapshot and is read in full, as a ledger reads a customer just below its first snapshot; it is the
+ * baseline.
  */
 import {
   createLedger,
@@ -22,6 +23,7 @@ import {
 import { memoryStore } from '@tally/store-memory';
 import { sqliteStore } from '@tally/store-sqlite';
 import { spendableGrants } from '../../packages/core/src/consumption-order.ts';
+import { DEFAULT_SNAPSHOT_EVERY } from '../../packages/core/src/ledger/create-ledger.ts';
 import { StreamCache, type StreamHead } from '../../packages/core/src/ledger/streams.ts';
 import { formatAmount } from '../../packages/core/src/money.ts';
 import { type GroupResult, goal, type Measurement, measureAll, progress, QUICK, ratioOf } from './harness.ts';
@@ -29,9 +31,9 @@ import { removeScratch, sqlitePath } from './stores.ts';
 import { CURRENCY, catalogInput, generateStream, STEP_MS, toNewEvents } from './stream.ts';
 
 const LENGTHS = QUICK ? [100, 10_000, 100_000] : [100, 10_000, 1_000_000];
-const SNAPSHOT_EVERY = 500;
-/** Events past the snapshot: a ledger snapshots every 500, so a reader meets 0 to 499, 250 on average. */
-const TYPICAL_TAIL = SNAPSHOT_EVERY / 2;
+const SNAPSHOT_EVERY = DEFAULT_SNAPSHOT_EVERY;
+/** Events past the snapshot: a ledger snapshots every n events, so a reader meets 0 to n − 1, n/2 on average. */
+export const TYPICAL_TAIL = SNAPSHOT_EVERY / 2;
 const WORST_TAIL = SNAPSHOT_EVERY - 1;
 const BATCH = 2_000;
 
@@ -52,9 +54,7 @@ export async function readsGroups(): Promise<GroupResult[]> {
   progress.line('reads · generating and hash-chaining the streams');
   const longest = generateStream(Math.max(...LENGTHS)).events;
   const streams = [
-    ...LENGTHS.map((length) =>
-      prepareStream(longest.slice(0, length), length < SNAPSHOT_EVERY ? null : TYPICAL_TAIL),
-    ),
+    ...LENGTHS.map((length, i) => prepareStream(longest.slice(0, length), i === 0 ? null : TYPICAL_TAIL)),
     prepareStream(longest.slice(0, LENGTHS[1]!), WORST_TAIL, 'worst'),
   ];
   const results: GroupResult[] = [];

@@ -49,7 +49,7 @@ export interface LedgerOptions {
   readonly clock?: () => Date;
   /** Id source, for deterministic tests; default kind-prefixed monotonic ULIDs. */
   readonly ids?: (kind: IdKind) => string;
-  /** Write a snapshot every this many events per customer; default 500. */
+  /** Write a snapshot every this many events per customer; default 100. */
   readonly snapshotEvery?: number;
   /** Appends tried per write when other processes keep winning the race; default 10. */
   readonly maxAttempts?: number;
@@ -135,6 +135,13 @@ export interface Ledger {
 }
 
 /**
+ * How often the ledger snapshots a customer by default, in events. A snapshot holds what can still
+ * change (live grants, holds, subscriptions), not the history, so writing one costs about what a write
+ * does; a cold read then folds at most this many events past it.
+ */
+export const DEFAULT_SNAPSHOT_EVERY = 100;
+
+/**
  * Opens a ledger on a store, pricing by a catalog. It caches customers' folded state in memory but
  * catches up with the store on every call, so any number of ledgers and processes may share one store.
  *
@@ -153,7 +160,7 @@ export function createLedger(options: LedgerOptions): Ledger {
     clock,
     newId: options.ids ?? ulidIds(),
     maxAttempts: options.maxAttempts ?? 10,
-    snapshotEvery: options.snapshotEvery ?? 500,
+    snapshotEvery: options.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY,
   });
 
   async function write<R>(type: Exclude<Command['type'], 'reverseUsage'>, input: unknown): Promise<R> {
