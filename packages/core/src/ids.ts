@@ -6,6 +6,23 @@ import type { IdKind } from './decide/context.js';
  * monotonic ULID, so ids sort by creation even within one millisecond.
  */
 export function ulidIds(): (kind: IdKind) => string {
-  const next = monotonicFactory();
+  const next = monotonicFactory(pooledRandom());
   return (kind) => `${kind}_${next()}`;
+}
+
+/**
+ * ulid's own generator asks the system RNG for one byte per character, sixteen calls per id, which
+ * showed as 6% of a write's time. The same bytes drawn from a buffer the system RNG fills 4 KiB at a
+ * time are just as random, at a fraction of the cost.
+ */
+function pooledRandom(): () => number {
+  const pool = new Uint8Array(4096);
+  let next = pool.length;
+  return () => {
+    if (next === pool.length) {
+      globalThis.crypto.getRandomValues(pool);
+      next = 0;
+    }
+    return pool[next++]! / 256;
+  };
 }
