@@ -13,8 +13,8 @@ import type { Interval } from './time.js';
 export interface CustomerState {
   customer: CustomerInfo | null;
   /**
-   * Grants by id that may still change. A grant that never can again (see `isFinished`) may instead be
-   * in `archive`, which a long history fills; look a grant up with `findGrant`, not here alone.
+   * Grants by id. A grant out of play (see `isFinished`) may instead be in `archive`, which a long
+   * history fills; look a grant up with `findGrant`, not here alone.
    */
   readonly grants: Map<string, GrantState>;
   readonly accounts: Map<string, AccountState>;
@@ -55,8 +55,9 @@ export interface GrantArchive {
 
 /**
  * Thrown by a grant lookup that misses on a state whose archive is incomplete: the answer needs the
- * finished grants, so the caller must rebuild the state from the whole stream. Internal: the stream
- * cache catches it; a decision never meets it on a state the ledger prepared.
+ * finished grants, so the caller must rebuild the state from the whole stream. Internal: the ledger's
+ * stream cache (for a fold) and writer (for a decision) catch it and load the whole stream; it never
+ * reaches a user.
  */
 export class ArchiveNeeded extends Error {
   constructor(readonly grantId: string) {
@@ -225,7 +226,7 @@ const RECENT_LIMIT = 64;
 
 /**
  * Moves the finished grants of the hot state into its archive, in place. Costs a walk of the hot
- * state, plus a copy of the archive once every `RECENT_LIMIT` grants (a whole fold's worth at once).
+ * state, plus a copy of the frozen map once `recent` holds more than `RECENT_LIMIT` grants.
  * Results do not change: lookups and views see archived grants as before.
  */
 export function archiveFinished(state: CustomerState): void {
@@ -314,7 +315,7 @@ export const STATE_SCHEMA_VERSION = 2;
 
 /**
  * The state as JSON-safe data (bigints as strings, Infinity as null) for snapshot storage. Finished
- * grants are left out, so its size follows what can still change, not the length of the history; a
+ * grants are left out, so its size follows the grants in play, not the length of the history; a
  * state loaded from it knows its archive is incomplete and asks for the stream when it needs one.
  */
 export function toSnapshotState(state: CustomerState): unknown {
@@ -362,7 +363,7 @@ export function toSnapshotState(state: CustomerState): unknown {
 
 interface SnapshotShape {
   customer: CustomerInfo | null;
-  /** The grants that can still change, in the order of `CustomerState.grants`. */
+  /** The grants in play (see `isFinished`), in the order of `CustomerState.grants`. */
   grants: (Omit<GrantState, 'amount' | 'remaining' | 'expiresAtMs'> & {
     amount: string;
     remaining: string;

@@ -135,9 +135,9 @@ export interface Ledger {
 }
 
 /**
- * How often the ledger snapshots a customer by default, in events. A snapshot holds what can still
- * change (live grants, holds, subscriptions), not the history, so writing one costs about what a write
- * does; a cold read then folds at most this many events past it.
+ * How often the ledger snapshots a customer by default, in events. A snapshot leaves out the grants
+ * out of play (most of a long history), so writing one costs about what a write does; a cold read then
+ * folds fewer than this many events past it.
  */
 export const DEFAULT_SNAPSHOT_EVERY = 100;
 
