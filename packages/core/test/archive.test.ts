@@ -1,21 +1,7 @@
 import * as fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import {
-  commandSequence,
-  runSequence,
-  sequenceCatalog,
-  sequenceClock,
-} from '../../../test/support/command-sequences.js';
-import {
-  applyEvent,
-  type CustomerState,
-  createLedger,
-  fold,
-  initialState,
-  type Ledger,
-  type RecordedEvent,
-  upcast,
-} from '../src/index.js';
+import { commandSequence } from '../../../test/support/command-sequences.js';
+import { applyEvent, type CustomerState, fold, initialState, type Ledger } from '../src/index.js';
 import {
   ArchiveNeeded,
   archiveFinished,
@@ -25,7 +11,7 @@ import {
   toSnapshotState,
 } from '../src/state.js';
 import { accountView, grantsOf, grantView, holdView, subscriptionView } from '../src/views.js';
-import { DAY, expectTallyError, memoryStore, setup } from './support.js';
+import { DAY, expectTallyError, sequenceStreams, setup } from './support.js';
 
 const RUNS = Number(process.env.FC_RUNS ?? 1000) / 4;
 const HEAVY_TIMEOUT = 600_000;
@@ -46,18 +32,6 @@ function reads(state: CustomerState, withGrants: boolean) {
     subscriptions: [...state.subscriptions.values()].map((s) => subscriptionView(s, atMs)),
     reversed: [...state.reversedUsages],
   };
-}
-
-/** The streams a random command sequence leaves in a memory store, as the fold reads them. */
-async function sequenceStreams(steps: Parameters<typeof runSequence>[3]): Promise<RecordedEvent[][]> {
-  const store = memoryStore();
-  const clock = sequenceClock();
-  const ledger = createLedger({ catalog: sequenceCatalog, store, clock: clock.now });
-  await runSequence(ledger, store, clock, steps, { check: false });
-  const streams = new Map<string, RecordedEvent[]>();
-  for (const e of await store.readAll())
-    streams.set(e.streamId, [...(streams.get(e.streamId) ?? []), upcast(e)]);
-  return [...streams.values()];
 }
 
 describe('archiving finished grants', () => {

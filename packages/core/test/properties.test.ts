@@ -13,13 +13,11 @@ import {
   evolve,
   fold,
   initialState,
-  type RecordedEvent,
-  upcast,
 } from '../src/index.js';
 import { costMinor, formatAmount, parseAmount, type Rounding } from '../src/money.js';
 import type { GrantState } from '../src/state.js';
 import { cycleAt, cycleStart } from '../src/time.js';
-import { memoryStore } from './support.js';
+import { memoryStore, sequenceStreams } from './support.js';
 
 /** Cases per property; CI runs the default 1,000. */
 const RUNS = Number(process.env.FC_RUNS ?? 1000);
@@ -48,14 +46,7 @@ describe('command sequences on the memory store', () => {
     async () => {
       await fc.assert(
         fc.asyncProperty(commandSequence(), async (steps) => {
-          const store = memoryStore();
-          const clock = sequenceClock();
-          const ledger = createLedger({ catalog: sequenceCatalog, store, clock: clock.now });
-          await runSequence(ledger, store, clock, steps, { check: false });
-          const streams = new Map<string, RecordedEvent[]>();
-          for (const e of await store.readAll())
-            streams.set(e.streamId, [...(streams.get(e.streamId) ?? []), upcast(e)]);
-          for (const events of streams.values()) {
+          for (const events of await sequenceStreams(steps)) {
             let state = initialState();
             for (const event of events) {
               const before = serialize(state);

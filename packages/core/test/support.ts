@@ -1,3 +1,9 @@
+import {
+  runSequence,
+  type Step,
+  sequenceCatalog,
+  sequenceClock,
+} from '../../../test/support/command-sequences.js';
 import { memoryStore } from '../../store-memory/src/index.js';
 import {
   type Catalog,
@@ -6,9 +12,11 @@ import {
   type EventStore,
   type Ledger,
   type LedgerOptions,
+  type RecordedEvent,
   type StoredEvent,
   TallyError,
   type TallyErrorCode,
+  upcast,
 } from '../src/index.js';
 
 export { memoryStore };
@@ -140,3 +148,15 @@ export function sameEvents(a: readonly StoredEvent[], b: readonly StoredEvent[])
 const bigintJson = (_key: string, value: unknown) => (typeof value === 'bigint' ? value.toString() : value);
 
 export const iso = (ms: number): string => new Date(ms).toISOString();
+
+/** The streams a random command sequence leaves in a memory store, as the fold reads them. */
+export async function sequenceStreams(steps: readonly Step[]): Promise<RecordedEvent[][]> {
+  const store = memoryStore();
+  const clock = sequenceClock();
+  const ledger = createLedger({ catalog: sequenceCatalog, store, clock: clock.now });
+  await runSequence(ledger, store, clock, steps, { check: false });
+  const streams = new Map<string, RecordedEvent[]>();
+  for (const e of await store.readAll())
+    streams.set(e.streamId, [...(streams.get(e.streamId) ?? []), upcast(e)]);
+  return [...streams.values()];
+}
