@@ -81,6 +81,9 @@ export function applyEvent(state: CustomerState, event: RecordedEvent): Customer
     case 'usage_reversed': {
       const data = event.data;
       const acc = account(state, data.currency, data.debtCleared);
+      // Every grant found before any changes: a lookup that needs the archive (see `ArchiveNeeded`)
+      // then leaves the balances as it found them, for whoever else holds this state.
+      for (const allocation of data.restored) grantOf(state, event, allocation.grantId);
       for (const allocation of data.restored) {
         const grant = writableGrant(state, grantOf(state, event, allocation.grantId));
         grant.remaining += toMinor(allocation.amount);

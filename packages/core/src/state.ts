@@ -314,6 +314,12 @@ export function writableGrant(state: CustomerState, grant: GrantState): GrantSta
 export const STATE_SCHEMA_VERSION = 2;
 
 /**
+ * Snapshot shapes `fromSnapshotState` reads: version 1 differs only in holding every grant (no
+ * `archiveComplete`), so a store's old snapshots keep serving cold reads after an upgrade.
+ */
+export const READABLE_STATE_SCHEMA_VERSIONS: ReadonlySet<number> = new Set([1, STATE_SCHEMA_VERSION]);
+
+/**
  * The state as JSON-safe data (bigints as strings, Infinity as null) for snapshot storage. Finished
  * grants are left out, so its size follows the grants in play, not the length of the history; a
  * state loaded from it knows its archive is incomplete and asks for the stream when it needs one.
@@ -369,8 +375,11 @@ interface SnapshotShape {
     remaining: string;
     expiresAtMs: number | null;
   })[];
-  /** True if no grant was left out: the loaded state's (empty) archive is then complete. */
-  archiveComplete: boolean;
+  /**
+   * True if no grant was left out: the loaded state's (empty) archive is then complete. Absent from
+   * version 1, which held every grant.
+   */
+  archiveComplete?: boolean;
   accounts: {
     currency: string;
     decimals: number;
@@ -390,7 +399,7 @@ export function fromSnapshotState(data: unknown): CustomerState {
   const shape = data as SnapshotShape;
   const state = initialState();
   state.customer = shape.customer;
-  state.archive = emptyArchive(shape.archiveComplete);
+  state.archive = emptyArchive(shape.archiveComplete ?? true);
   for (const g of shape.grants) {
     state.grants.set(g.grantId, {
       ...g,

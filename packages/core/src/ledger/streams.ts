@@ -8,6 +8,7 @@ import {
   type CustomerState,
   fromSnapshotState,
   initialState,
+  READABLE_STATE_SCHEMA_VERSIONS,
   STATE_SCHEMA_VERSION,
   sweepFinished,
   toSnapshotState,
@@ -96,7 +97,7 @@ export class StreamCache {
 
   private async fromSnapshot(streamId: string): Promise<StreamHead> {
     const snapshot = await this.store.readSnapshot(streamId);
-    if (snapshot === null || snapshot.schemaVersion !== STATE_SCHEMA_VERSION) return fresh();
+    if (snapshot === null || !READABLE_STATE_SCHEMA_VERSIONS.has(snapshot.schemaVersion)) return fresh();
     const payload = snapshot.state as SnapshotPayload;
     return { state: fromSnapshotState(payload.state), hash: payload.hash };
   }

@@ -111,21 +111,24 @@ export class Writer {
   /** Decides and appends `jobs`, retrying lost races; returns the jobs left for the next batch. */
   private async runBatch(customerId: string, jobs: Job[]): Promise<Job[]> {
     const { maxAttempts } = this.options;
+    // Set once a decision needed a finished grant that the state's snapshot left out.
+    let whole = false;
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
       // The first attempt trusts a cached head: the append's version check catches a stale one.
-      const fromCache = attempt === 1 && this.options.cache.peek(customerId) !== undefined;
+      const fromCache = attempt === 1 && !whole && this.options.cache.peek(customerId) !== undefined;
       try {
-        return await this.attempt(customerId, jobs, fromCache);
+        return await this.attempt(customerId, jobs, fromCache ? 'cache' : whole ? 'whole' : 'store');
       } catch (error) {
         if (error instanceof CaughtUp) {
           // Bounded: each round stores at least one due instant of a finite backlog.
           attempt -= 1;
           continue;
         }
-        if (error instanceof ArchiveNeeded) {
-          // A decision needs a finished grant the snapshot left out (a void of an old grant): retry
-          // on the whole state. It counts as an attempt, so a cache that drops it again stays bounded.
-          await this.options.cache.load(customerId, { complete: true });
+        if (error instanceof ArchiveNeeded && !whole) {
+          // Voiding or restoring a grant spent before the snapshot: decide again on the state of the
+          // whole stream, which holds every grant, so this happens once a batch.
+          whole = true;
+          attempt -= 1;
           continue;
         }
         const retryable =
@@ -151,15 +154,20 @@ export class Writer {
   }
 
   /**
-   * Decides the batch and appends it. `fromCache`: decide on the cached head without reading the tail
-   * (one round trip less per write). An append proves the head was current (the store checks the
+   * Decides the batch and appends it, on the head `from` says: the cached one as it is, without reading
+   * the tail (one round trip less per write); the store's latest; or the latest with every finished
+   * grant (see `StreamCache.load`). An append proves the head was current (the store checks the
    * version); a batch that appends nothing reads the tail before answering, and retries if it moved.
    */
-  private async attempt(customerId: string, jobs: readonly Job[], fromCache: boolean): Promise<Job[]> {
+  private async attempt(
+    customerId: string,
+    jobs: readonly Job[],
+    from: 'cache' | 'store' | 'whole',
+  ): Promise<Job[]> {
     const { store, cache } = this.options;
     const streamId = streamIdOf(customerId);
-    const cached = fromCache ? cache.peek(customerId) : undefined;
-    const loaded = cached ?? (await cache.load(customerId));
+    const cached = from === 'cache' ? cache.peek(customerId) : undefined;
+    const loaded = cached ?? (await cache.load(customerId, { complete: from === 'whole' }));
     const settled = new Map<Job, { ok: true; result: unknown } | { ok: false; error: unknown }>();
 
     // A key already in the store answers with the stored result and writes nothing.
