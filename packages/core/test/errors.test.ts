@@ -72,6 +72,18 @@ const cases: [TallyErrorCode, string | undefined, string, (f: Fixture) => Promis
   ],
   [
     'invalid_input',
+    'feature',
+    'a hold of a currency with a quantity instead of an amount',
+    (f) => f.ledger.hold({ ...f.id, currency: 'credits', quantity: 1 } as Loose),
+  ],
+  [
+    'invalid_input',
+    'currency',
+    'a hold of a feature with an amount instead of a quantity',
+    (f) => f.ledger.hold({ ...f.id, feature: 'ai-generation', amount: '10' } as Loose),
+  ],
+  [
+    'invalid_input',
     'subscriptionId',
     'no subscriptionId with several active subscriptions',
     (f) => f.ledger.cancelSubscription(f.id),

@@ -67,6 +67,21 @@ const parsers: Record<Exclude<Command['type'], 'reverseUsage'>, Parser> = {
         },
       );
     }
+    // A size of the other kind says which hold was meant: name what that kind lacks, not the size.
+    if (!byFeature && i.quantity !== undefined && i.amount === undefined) {
+      throw new TallyError(
+        'invalid_input',
+        'a hold of a quantity needs a feature; a hold of a currency needs an amount',
+        { field: 'feature' },
+      );
+    }
+    if (byFeature && i.amount !== undefined && i.quantity === undefined) {
+      throw new TallyError(
+        'invalid_input',
+        'a hold of an amount needs a currency; a hold of a feature needs a quantity',
+        { field: 'currency' },
+      );
+    }
     return {
       type: 'hold',
       feature: byFeature ? check.id(i.feature, 'feature', 'unknown_feature') : null,
