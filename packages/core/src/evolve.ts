@@ -1,3 +1,4 @@
+import { findGrant, unarchive } from './archive.js';
 import { TallyError } from './errors.js';
 import type { RecordedEvent } from './events.js';
 import { decimalsOf, toMinor } from './money.js';
@@ -5,10 +6,8 @@ import {
   type AccountState,
   type CustomerState,
   cloneState,
-  findGrant,
   type GrantState,
   initialState,
-  unarchive,
   writableGrant,
 } from './state.js';
 
@@ -53,7 +52,7 @@ export function applyEvent(state: CustomerState, event: RecordedEvent): Customer
         endedAt: null,
         inLive: true,
       };
-      const { frozen, recent } = state.archive;
+      const { frozen, recent } = state.archive.grants;
       if (state.grants.has(grant.grantId) || recent.has(grant.grantId) || frozen.has(grant.grantId))
         corrupt(event, `grant ${grant.grantId} is granted twice`);
       state.grants.set(grant.grantId, grant);

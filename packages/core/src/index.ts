@@ -1,4 +1,5 @@
 export { advance } from './advance.js';
+export type { Archive, ArchivedMap } from './archive.js';
 export type {
   Catalog,
   CatalogInput,
@@ -46,7 +47,7 @@ export type { VerifyResult } from './ledger/verify.js';
 export { MAX_EVENTS_PER_APPEND } from './ledger/writer.js';
 export type { Rounding } from './money.js';
 export type { AccountState, CustomerInfo, GrantState, HoldState, SubscriptionState } from './state.js';
-export { type CustomerState, type GrantArchive, initialState } from './state.js';
+export { type CustomerState, initialState } from './state.js';
 export type { Interval, TimeInput } from './time.js';
 export { CURRENT_SCHEMA_VERSIONS, upcast } from './upcast.js';
 export type { CreditAccount, GrantStatus, GrantView, HoldView, SubscriptionView } from './views.js';

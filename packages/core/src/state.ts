@@ -1,3 +1,4 @@
+import { type Archive, copyArchive, emptyArchive, isFinishedGrant, isFinishedHold } from './archive.js';
 import type { PlanGrantRule } from './catalog.js';
 import type { GrantSource } from './events.js';
 import type { Interval } from './time.js';
@@ -13,57 +14,21 @@ import type { Interval } from './time.js';
 export interface CustomerState {
   customer: CustomerInfo | null;
   /**
-   * Grants by id. A grant out of play (see `isFinished`) may instead be in `archive`, which a long
-   * history fills; look a grant up with `findGrant`, not here alone.
+   * Grants by id. A grant out of play may instead be in `archive`, which a long history fills; look a
+   * grant up with `findGrant`, not here alone.
    */
   readonly grants: Map<string, GrantState>;
   readonly accounts: Map<string, AccountState>;
   readonly subscriptions: Map<string, SubscriptionState>;
+  /** Holds by id; like grants, one out of play may be in `archive` instead (see `findHold`). */
   readonly holds: Map<string, HoldState>;
   readonly reversedUsages: Set<string>;
   /** Events folded so far: the stream version this state is at. */
   version: number;
   /** `at` of the last event folded ('' before the first): the stream's clock never runs backwards. */
   lastAt: string;
-  /** Finished grants moved out of `grants` (by `archiveFinished`); not part of a snapshot. */
-  archive: GrantArchive;
-}
-
-/**
- * Finished grants, kept out of the hot state so that copying and snapshotting a state costs what can
- * still change, not the whole history. `fold` never archives; the ledger's stream cache does, on the
- * states it keeps. A grant in `CustomerState.grants` wins over one here with the same id, and `recent`
- * over `frozen`.
- *
- * @example
- * const { archive } = fold(events); // fold keeps every grant in `grants`: its archive is empty
- * console.log(archive.frozen.size + archive.recent.size, archive.complete); // 0 true
- */
-export interface GrantArchive {
-  /** Shared by every copy of the state and never changed once made. */
-  readonly frozen: ReadonlyMap<string, GrantState>;
-  /** Archived since `frozen` was made; each copy of the state has its own. */
-  readonly recent: Map<string, GrantState>;
-  /**
-   * False for a state loaded from a snapshot that left finished grants out: they exist but are not
-   * here, and a lookup that misses must throw `ArchiveNeeded` instead of deciding the grant is unknown.
-   */
-  readonly complete: boolean;
-  /** Grants left in the hot state by the last `sweepFinished`: the next sweep waits for twice as many. */
-  readonly hotAfterSweep: number;
-}
-
-/**
- * Thrown by a grant lookup that misses on a state whose archive is incomplete: the answer needs the
- * finished grants, so the caller must rebuild the state from the whole stream. Internal: the ledger's
- * stream cache (for a fold) and writer (for a decision) catch it and load the whole stream; it never
- * reaches a user.
- */
-export class ArchiveNeeded extends Error {
-  constructor(readonly grantId: string) {
-    super(`grant ${grantId} may be a finished grant, which this state does not hold`);
-    this.name = 'ArchiveNeeded';
-  }
+  /** Grants and holds out of play, moved out of `grants` and `holds` (see `Archive`). */
+  archive: Archive;
 }
 
 /**
@@ -182,93 +147,10 @@ export function initialState(): CustomerState {
   };
 }
 
-const emptyArchive = (complete: boolean): GrantArchive => ({
-  frozen: new Map(),
-  recent: new Map(),
-  complete,
-  hotAfterSweep: 0,
-});
-
-/**
- * Whether a grant is out of play, so it may leave the hot state: out of every live list, because it
- * expired, was voided or was spent. Only a reversal can bring a spent one back, and a reversal is
- * rare enough to pay for looking it up (`findGrant`).
- */
-export function isFinished(grant: GrantState): boolean {
-  return !grant.inLive;
-}
-
-/**
- * The grant with this id wherever it is: the hot state, then the archive. Undefined if it was never
- * made; throws `ArchiveNeeded` if the archive is incomplete and the grant is not in the hot state.
- */
-export function findGrant(state: CustomerState, grantId: string): GrantState | undefined {
-  const hot = state.grants.get(grantId);
-  if (hot !== undefined) return hot;
-  const archived = state.archive.recent.get(grantId) ?? state.archive.frozen.get(grantId);
-  if (archived === undefined && !state.archive.complete) throw new ArchiveNeeded(grantId);
-  return archived;
-}
-
-/** Every grant the state knows of, each once (hot before archived); throws `ArchiveNeeded` if it cannot. */
-export function* allGrants(state: CustomerState): Generator<GrantState> {
-  const { frozen, recent, complete } = state.archive;
-  if (!complete) throw new ArchiveNeeded('(all)');
-  yield* state.grants.values();
-  for (const grant of recent.values()) if (!state.grants.has(grant.grantId)) yield grant;
-  for (const grant of frozen.values()) {
-    if (!state.grants.has(grant.grantId) && !recent.has(grant.grantId)) yield grant;
-  }
-}
-
-/** How many archived grants `recent` may hold before they are merged into a new `frozen` map. */
-const RECENT_LIMIT = 64;
-
-/**
- * Moves the finished grants of the hot state into its archive, in place. Costs a walk of the hot
- * state, plus a copy of the frozen map once `recent` holds more than `RECENT_LIMIT` grants.
- * Results do not change: lookups and views see archived grants as before.
- */
-export function archiveFinished(state: CustomerState): void {
-  const { frozen, recent, complete } = state.archive;
-  // Deleting the entry being visited is safe for a Map: iteration goes on with the next one.
-  for (const grant of state.grants.values()) {
-    if (!isFinished(grant)) continue;
-    state.grants.delete(grant.grantId);
-    recent.set(grant.grantId, grant);
-  }
-  const hotAfterSweep = state.grants.size;
-  if (recent.size > RECENT_LIMIT) {
-    const merged = new Map(frozen);
-    for (const [id, grant] of recent) merged.set(id, grant);
-    state.archive = { frozen: merged, recent: new Map(), complete, hotAfterSweep };
-  } else state.archive = { frozen, recent, complete, hotAfterSweep };
-}
-
-/**
- * `archiveFinished` once the hot state has doubled since the last sweep (and holds at least 32
- * grants): a state that is kept and written to for a long time pays for each grant's walk a constant
- * number of times, not once per write.
- */
-export function sweepFinished(state: CustomerState): void {
-  if (state.grants.size >= Math.max(32, 2 * state.archive.hotAfterSweep)) archiveFinished(state);
-}
-
-/**
- * An archived grant put back into the hot state (as a copy: the archive may be shared), for an event
- * that changes it: a reversal that restores a spent grant.
- */
-export function unarchive(state: CustomerState, grant: GrantState): GrantState {
-  const copy = { ...grant };
-  state.archive.recent.delete(grant.grantId);
-  state.grants.set(copy.grantId, copy);
-  return copy;
-}
-
 /**
  * A copy a command can be decided on and thrown away if the append fails. Only what can still change
  * is copied: grants outside the live lists and finished holds are shared, and the fold copies such a
- * grant before touching it (see `writableGrant`); the archive's frozen map is shared too, so a long
+ * grant before touching it (see `writableGrant`); the archive's frozen maps are shared too, so a long
  * history does not make every write slower.
  */
 export function cloneState(state: CustomerState): CustomerState {
@@ -295,7 +177,7 @@ export function cloneState(state: CustomerState): CustomerState {
     reversedUsages: new Set(state.reversedUsages),
     version: state.version,
     lastAt: state.lastAt,
-    archive: { ...state.archive, recent: new Map(state.archive.recent) },
+    archive: copyArchive(state.archive),
   };
 }
 
@@ -309,40 +191,37 @@ export function writableGrant(state: CustomerState, grant: GrantState): GrantSta
 
 /**
  * Shape version of `toSnapshotState`'s output; bump it when the state shape changes (a snapshot of
- * another version is ignored and the stream replayed). 2: finished grants left out (see `isFinished`).
+ * another version is ignored and the stream replayed). 2: grants and holds out of play left out.
  */
 export const STATE_SCHEMA_VERSION = 2;
 
 /**
- * Snapshot shapes `fromSnapshotState` reads: version 1 differs only in holding every grant (no
- * `archiveComplete`), so a store's old snapshots keep serving cold reads after an upgrade.
+ * Snapshot shapes `fromSnapshotState` reads: version 1 differs only in holding every grant and hold
+ * (no `archiveComplete`), so a store's old snapshots keep serving cold reads after an upgrade.
  */
 export const READABLE_STATE_SCHEMA_VERSIONS: ReadonlySet<number> = new Set([1, STATE_SCHEMA_VERSION]);
 
 /**
- * The state as JSON-safe data (bigints as strings, Infinity as null) for snapshot storage. Finished
- * grants are left out, so its size follows the grants in play, not the length of the history; a
- * state loaded from it knows its archive is incomplete and asks for the stream when it needs one.
+ * The state as JSON-safe data (bigints as strings, Infinity as null) for snapshot storage. Grants and
+ * holds out of play are left out, so its size follows what is in play, not the length of the history;
+ * a state loaded from it knows its archive is incomplete and asks for the stream when it needs one.
  */
 export function toSnapshotState(state: CustomerState): unknown {
-  const grants: SnapshotShape['grants'] = [];
-  let left = state.archive.recent.size + state.archive.frozen.size;
-  for (const g of state.grants.values()) {
-    if (isFinished(g)) {
-      left++;
-      continue;
-    }
-    grants.push({
+  const grants = [...state.grants.values()].filter((g) => !isFinishedGrant(g));
+  const holds = [...state.holds.values()].filter((h) => !isFinishedHold(h));
+  const { grants: oldGrants, holds: oldHolds } = state.archive;
+  const archived =
+    oldGrants.frozen.size + oldGrants.recent.size + oldHolds.frozen.size + oldHolds.recent.size;
+  const leftOut = archived + state.grants.size - grants.length + state.holds.size - holds.length;
+  const shape: SnapshotShape = {
+    customer: state.customer,
+    grants: grants.map((g) => ({
       ...g,
       amount: g.amount.toString(),
       remaining: g.remaining.toString(),
       expiresAtMs: finiteOrNull(g.expiresAtMs),
-    });
-  }
-  const shape: SnapshotShape = {
-    customer: state.customer,
-    grants,
-    archiveComplete: state.archive.complete && left === 0,
+    })),
+    archiveComplete: state.archive.complete && leftOut === 0,
     accounts: [...state.accounts.values()].map((a) => ({
       currency: a.currency,
       decimals: a.decimals,
@@ -355,7 +234,7 @@ export function toSnapshotState(state: CustomerState): unknown {
       ...s,
       endsAtMs: finiteOrNull(s.endsAtMs),
     })),
-    holds: [...state.holds.values()].map((h) => ({
+    holds: holds.map((h) => ({
       ...h,
       amount: h.amount.toString(),
       expiresAtMs: finiteOrNull(h.expiresAtMs),
@@ -369,15 +248,15 @@ export function toSnapshotState(state: CustomerState): unknown {
 
 interface SnapshotShape {
   customer: CustomerInfo | null;
-  /** The grants in play (see `isFinished`), in the order of `CustomerState.grants`. */
+  /** The grants in play (see `isFinishedGrant`), in the order of `CustomerState.grants`. */
   grants: (Omit<GrantState, 'amount' | 'remaining' | 'expiresAtMs'> & {
     amount: string;
     remaining: string;
     expiresAtMs: number | null;
   })[];
   /**
-   * True if no grant was left out: the loaded state's (empty) archive is then complete. Absent from
-   * version 1, which held every grant.
+   * True if nothing was left out: the loaded state's (empty) archive is then complete. Absent from
+   * version 1, which held every grant and hold.
    */
   archiveComplete?: boolean;
   accounts: {
@@ -389,6 +268,7 @@ interface SnapshotShape {
     held: string;
   }[];
   subscriptions: (Omit<SubscriptionState, 'endsAtMs'> & { endsAtMs: number | null })[];
+  /** The holds in play (see `isFinishedHold`). */
   holds: (Omit<HoldState, 'amount' | 'expiresAtMs'> & { amount: string; expiresAtMs: number | null })[];
   reversedUsages: string[];
   version: number;

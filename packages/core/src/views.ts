@@ -1,13 +1,7 @@
+import { allGrants, allHolds } from './archive.js';
 import type { GrantSource } from './events.js';
 import { formatAmount } from './money.js';
-import {
-  type AccountState,
-  allGrants,
-  type CustomerState,
-  type GrantState,
-  type HoldState,
-  type SubscriptionState,
-} from './state.js';
+import type { AccountState, CustomerState, GrantState, HoldState, SubscriptionState } from './state.js';
 import { cycleAt, cycleStart, iso } from './time.js';
 
 /**
@@ -181,9 +175,16 @@ export function subscriptionView(sub: SubscriptionState, atMs: number): Subscrip
   };
 }
 
+/** All holds, oldest first, archived ones included: the state's archive must be complete. */
+export function holdsOf(state: CustomerState): HoldState[] {
+  return allHolds(state).sort(
+    (a, b) => Date.parse(a.createdAt) - Date.parse(b.createdAt) || (a.holdId < b.holdId ? -1 : 1),
+  );
+}
+
 /** All grants of a currency, oldest first, archived ones included: the state's archive must be complete. */
 export function grantsOf(state: CustomerState, currency: string): GrantState[] {
-  return [...allGrants(state)]
+  return allGrants(state)
     .filter((g) => g.currency === currency)
     .sort((a, b) => a.effectiveAtMs - b.effectiveAtMs || (a.grantId < b.grantId ? -1 : 1));
 }

@@ -1,6 +1,7 @@
 import * as fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { commandSequence } from '../../../test/support/command-sequences.js';
+import { ArchiveNeeded, allGrants, archiveFinished, findGrant, findHold } from '../src/archive.js';
 import {
   applyEvent,
   type CustomerState,
@@ -11,40 +12,39 @@ import {
   type Ledger,
   upcast,
 } from '../src/index.js';
-import {
-  ArchiveNeeded,
-  archiveFinished,
-  cloneState,
-  findGrant,
-  fromSnapshotState,
-  STATE_SCHEMA_VERSION,
-  toSnapshotState,
-} from '../src/state.js';
-import { accountView, grantsOf, grantView, holdView, subscriptionView } from '../src/views.js';
+import { StreamCache } from '../src/ledger/streams.js';
+import { cloneState, fromSnapshotState, STATE_SCHEMA_VERSION, toSnapshotState } from '../src/state.js';
+import { accountView, grantsOf, grantView, holdsOf, holdView, subscriptionView } from '../src/views.js';
 import { catalog, DAY, expectTallyError, memoryStore, sequenceStreams, setup } from './support.js';
 
 const RUNS = Number(process.env.FC_RUNS ?? 1000) / 4;
 const HEAVY_TIMEOUT = 600_000;
 
-/** Everything a read can show of a state, as of its own clock. */
-function reads(state: CustomerState, withGrants: boolean) {
+/**
+ * Everything a read can show of a state, as of its own clock. Without the archive: no grants view, and
+ * only the holds in play.
+ */
+function reads(state: CustomerState, withArchive: boolean) {
   const atMs = state.lastAt === '' ? 0 : Date.parse(state.lastAt);
   return {
     version: state.version,
     customer: state.customer,
     accounts: [...state.accounts.values()].map((a) => accountView(a, atMs)),
-    grants: withGrants
+    grants: withArchive
       ? [...state.accounts.values()].flatMap((a) =>
           grantsOf(state, a.currency).map((g) => grantView(g, a.decimals, atMs)),
         )
       : null,
-    holds: [...state.holds.values()].map((h) => holdView(h, state.accounts.get(h.currency)!.decimals)),
+    holds: (withArchive
+      ? holdsOf(state)
+      : [...state.holds.values()].filter((h) => h.status === 'active')
+    ).map((h) => holdView(h, state.accounts.get(h.currency)!.decimals)),
     subscriptions: [...state.subscriptions.values()].map((s) => subscriptionView(s, atMs)),
     reversed: [...state.reversedUsages],
   };
 }
 
-describe('archiving finished grants', () => {
+describe('archiving what is out of play', () => {
   test(
     'archiving at any points of a fold, on states copied in between, changes no read',
     async () => {
@@ -74,7 +74,7 @@ describe('archiving finished grants', () => {
   );
 
   test(
-    'a snapshot leaves finished grants out; the state loaded from it reads the same, or asks for the archive',
+    'a snapshot leaves finished grants and holds out; the state loaded from it reads the same, or asks for the archive',
     async () => {
       await fc.assert(
         fc.asyncProperty(
@@ -89,10 +89,16 @@ describe('archiving finished grants', () => {
               const kept = new Set(snapshot.grants.map((g: { grantId: string }) => g.grantId));
               for (const grantId of finished) expect(kept.has(grantId)).toBe(false);
               expect(kept.size).toBe(atCut.grants.size - finished.length);
+              const finishedHolds = [...atCut.holds.values()].filter((h) => h.status !== 'active');
+              const keptHolds = new Set(snapshot.holds.map((h: { holdId: string }) => h.holdId));
+              expect(keptHolds.size).toBe(atCut.holds.size - finishedHolds.length);
               const loaded = fromSnapshotState(snapshot);
-              expect(loaded.archive.complete).toBe(finished.length === 0);
+              expect(loaded.archive.complete).toBe(finished.length + finishedHolds.length === 0);
               for (const grantId of finished) expect(() => findGrant(loaded, grantId)).toThrow(ArchiveNeeded);
+              for (const { holdId } of finishedHolds)
+                expect(() => findHold(loaded, holdId)).toThrow(ArchiveNeeded);
               if (finished.length > 0) expect(() => grantsOf(loaded, 'credits')).toThrow(ArchiveNeeded);
+              if (finishedHolds.length > 0) expect(() => holdsOf(loaded)).toThrow(ArchiveNeeded);
               let state = loaded;
               for (const event of events.slice(cut)) {
                 const before = event.type === 'usage_reversed' ? reads(state, false) : null;
@@ -213,6 +219,11 @@ describe('a customer with a long history', () => {
     const spent = await cold().trackUsage({ customerId, feature: 'ai-generation', quantity: 1 });
     expect(spent.allocations.map((a) => a.grantId)).toEqual([grants[0]]);
     expect(await everything(ledger, customerId)).toEqual(await everything(cold(), customerId));
+
+    // What the cache keeps after a whole replay holds the grants in play; the rest wait in the archive.
+    const head = await new StreamCache(store, 1).load(customerId, { complete: true });
+    expect(head.state.grants.size).toBeLessThan(10);
+    expect(allGrants(head.state)).toHaveLength(152);
   });
 
   /** A customer whose 40 grants were each spent by one usage, on `store`; no snapshot written. */
@@ -287,5 +298,46 @@ describe('a customer with a long history', () => {
     const cold = createLedger({ catalog, store, clock: clock.now });
     await expectTallyError(cold.voidGrant({ customerId, grantId: grants[3]!, reason: 'x' }), 'store_error');
     expect(await inner.readStream(streamId)).toHaveLength(stored.length);
+  });
+
+  test('keeps finished holds out of its snapshots; the holds view and old holds are still seen', async () => {
+    const { ledger, store, clock, cold } = setup({ snapshotEvery: 10 });
+    const customerId = 'cus_holds';
+    await ledger.createCustomer({ customerId });
+    await ledger.grant({ customerId, currency: 'credits', amount: '1000', source: 'top_up' });
+    const holds: string[] = [];
+    // 60 holds, each captured or released: past the sweep threshold and the archive's merge size.
+    for (let i = 0; i < 60; i++) {
+      clock.advance(60_000);
+      const { holdId } = await ledger.hold({
+        customerId,
+        feature: 'image',
+        quantity: 1,
+        idempotencyKey: `h${i}`,
+      });
+      holds.push(holdId);
+      if (i % 2 === 0) await ledger.captureHold({ customerId, holdId });
+      else await ledger.releaseHold({ customerId, holdId });
+    }
+    const open = await ledger.hold({ customerId, feature: 'image', quantity: 2, idempotencyKey: 'open' });
+
+    const snapshot = await store.readSnapshot(`customer-${customerId}`);
+    const snapshotHolds = (snapshot!.state as { state: { holds: { status: string }[] } }).state.holds;
+    // At most the one hold open when it was taken, of the 60 made before it.
+    expect(snapshot!.version).toBeGreaterThanOrEqual(150);
+    expect(snapshotHolds.filter((h) => h.status !== 'active')).toEqual([]);
+    expect(snapshotHolds.length).toBeLessThanOrEqual(1);
+
+    const view = await ledger.holds({ customerId });
+    expect(view.map((h) => h.holdId)).toEqual([...holds, open.holdId]);
+    expect(await cold().holds({ customerId })).toEqual(view);
+    expect(await cold().creditAccounts({ customerId })).toEqual(await ledger.creditAccounts({ customerId }));
+
+    // A finished hold the cold state does not hold is still told apart from one that never was.
+    const coldOnce = () => createLedger({ catalog, store, clock: clock.now, maxAttempts: 1 });
+    await expectTallyError(coldOnce().captureHold({ customerId, holdId: holds[0]! }), 'hold_not_active');
+    await expectTallyError(coldOnce().releaseHold({ customerId, holdId: 'hold_never' }), 'unknown_hold');
+    await coldOnce().captureHold({ customerId, holdId: open.holdId });
+    expect(await cold().holds({ customerId })).toEqual(await ledger.holds({ customerId }));
   });
 });

@@ -1,6 +1,6 @@
+import { findGrant } from '../archive.js';
 import { TallyError } from '../errors.js';
 import { formatAmount, quote } from '../money.js';
-import { findGrant } from '../state.js';
 import { iso } from '../time.js';
 import { accountView, type CreditAccount, type GrantView, grantView } from '../views.js';
 import type { Grant, VoidGrant } from './commands.js';

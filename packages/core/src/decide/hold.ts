@@ -1,3 +1,4 @@
+import { findHold } from '../archive.js';
 import { TallyError } from '../errors.js';
 import { formatAmount, quote } from '../money.js';
 import type { Recorder } from '../recorder.js';
@@ -149,7 +150,9 @@ export const releaseHold: Decision<ReleaseHold, HoldResult> = (recorder, command
 
 function activeHold(recorder: Recorder, holdId: string, context: DecideContext): HoldState {
   requireCustomer(recorder.state);
-  const target = recorder.state.holds.get(holdId);
+  // A finished hold may be archived; on a state loaded without them this throws `ArchiveNeeded`, and the
+  // ledger decides again on the whole state, so a finished hold is told apart from an unknown one.
+  const target = findHold(recorder.state, holdId);
   if (target === undefined)
     throw new TallyError('unknown_hold', `no hold ${quote(holdId)}`, { field: 'holdId' });
   if (target.status !== 'active' || target.expiresAtMs <= context.nowMs) {

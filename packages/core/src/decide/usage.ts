@@ -1,9 +1,10 @@
+import { findGrant } from '../archive.js';
 import { allocate, spendableGrants } from '../consumption-order.js';
 import { TallyError } from '../errors.js';
 import type { Allocation } from '../events.js';
 import { formatAmount, quote, toMinor } from '../money.js';
 import type { Recorder } from '../recorder.js';
-import { type AccountState, findGrant } from '../state.js';
+import type { AccountState } from '../state.js';
 import { accountFigures, accountView, type CreditAccount } from '../views.js';
 import type { ReverseUsage, TrackUsage } from './commands.js';
 import {

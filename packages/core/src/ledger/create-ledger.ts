@@ -23,6 +23,7 @@ import {
   grantsOf,
   grantView,
   type HoldView,
+  holdsOf,
   holdView,
   type SubscriptionView,
   subscriptionView,
@@ -177,12 +178,13 @@ export function createLedger(options: LedgerOptions): Ledger {
   async function stateAt(
     customerId: string,
     atMs: number | null,
-    options: { allGrants?: boolean } = {},
+    options: { archive?: boolean } = {},
   ): Promise<{ state: CustomerState; atMs: number; due: RecordedEvent[] }> {
     const lastMsOf = (s: CustomerState) => (s.lastAt === '' ? 0 : Date.parse(s.lastAt));
     let state = (await cache.load(customerId)).state;
-    // Finished grants matter only to the grants view, and a past instant is replayed whole anyway.
-    if (options.allGrants === true && !state.archive.complete && (atMs === null || atMs >= lastMsOf(state)))
+    // What is out of play matters only to the grants and holds views, and a past instant is replayed
+    // whole anyway.
+    if (options.archive === true && !state.archive.complete && (atMs === null || atMs >= lastMsOf(state)))
       state = (await cache.load(customerId, { complete: true })).state;
     const lastMs = lastMsOf(state);
     const at = atMs ?? Math.max(clock().getTime(), lastMs);
@@ -297,7 +299,7 @@ export function createLedger(options: LedgerOptions): Ledger {
 
     async grants(input) {
       const parsed = parseRead(input);
-      const { state, atMs } = await stateAt(parsed.customerId, parsed.atMs, { allGrants: true });
+      const { state, atMs } = await stateAt(parsed.customerId, parsed.atMs, { archive: true });
       return freeze(
         currencies(state, parsed.currency).flatMap((code) => {
           const decimals = state.accounts.get(code)?.decimals ?? catalog.currencies.get(code)!.decimals;
@@ -309,9 +311,9 @@ export function createLedger(options: LedgerOptions): Ledger {
 
     async holds(input) {
       const parsed = parseRead(input);
-      const { state } = await stateAt(parsed.customerId, parsed.atMs);
+      const { state } = await stateAt(parsed.customerId, parsed.atMs, { archive: true });
       return freeze(
-        [...state.holds.values()].map((h) => holdView(h, state.accounts.get(h.currency)!.decimals)),
+        holdsOf(state).map((h) => holdView(h, state.accounts.get(h.currency)!.decimals)),
         true,
       );
     },

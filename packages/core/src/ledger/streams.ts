@@ -1,16 +1,15 @@
+import { ArchiveNeeded, sweepFinished } from '../archive.js';
 import { TallyError } from '../errors.js';
 import type { EventStore, StoredEvent } from '../event-store.js';
 import type { RecordedEvent } from '../events.js';
 import { applyEvent } from '../evolve.js';
 import { GENESIS_HASH } from '../hash-chain.js';
 import {
-  ArchiveNeeded,
   type CustomerState,
   fromSnapshotState,
   initialState,
   READABLE_STATE_SCHEMA_VERSIONS,
   STATE_SCHEMA_VERSION,
-  sweepFinished,
   toSnapshotState,
 } from '../state.js';
 import { upcast } from '../upcast.js';

@@ -1,4 +1,5 @@
 import { advance } from '../advance.js';
+import { ArchiveNeeded } from '../archive.js';
 import type { Catalog } from '../catalog.js';
 import type { Command } from '../decide/commands.js';
 import type { IdKind } from '../decide/context.js';
@@ -14,7 +15,6 @@ import {
 import type { RecordedEvent } from '../events.js';
 import { chainHash, requestHash } from '../hash-chain.js';
 import { Recorder } from '../recorder.js';
-import { ArchiveNeeded } from '../state.js';
 import { iso } from '../time.js';
 import { CURRENT_SCHEMA_VERSIONS } from '../upcast.js';
 import { type StreamCache, type StreamHead, streamIdOf } from './streams.js';
