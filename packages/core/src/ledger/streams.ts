@@ -38,8 +38,8 @@ export class StreamCache {
 
   /**
    * The head as of the latest event in the store: cached state plus whatever other writers appended.
-   * A head loaded from a snapshot lacks finished grants (see `toSnapshotState`); `complete` asks for
-   * them, at the cost of replaying the stream once (the cache keeps the result).
+   * A head loaded from a snapshot lacks the grants and holds out of play (see `toSnapshotState`);
+   * `complete` asks for them, at the cost of replaying the stream once (the cache keeps the result).
    */
   async load(customerId: string, options: { complete?: boolean } = {}): Promise<StreamHead> {
     const streamId = streamIdOf(customerId);
@@ -49,7 +49,7 @@ export class StreamCache {
       await this.catchUp(streamId, head);
     } catch (error) {
       this.heads.delete(customerId);
-      // An event that names a finished grant the snapshot left out: fold the whole stream instead.
+      // An event that names a grant the snapshot left out: fold the whole stream instead.
       if (!(error instanceof ArchiveNeeded)) throw error;
       head = fresh();
       await this.catchUp(streamId, head);
@@ -72,7 +72,7 @@ export class StreamCache {
     return this.heads.get(customerId);
   }
 
-  /** Keeps `head` as the customer's latest, with its finished grants moved out of the way now and then. */
+  /** Keeps `head` as the customer's latest, with what is out of play moved to its archive now and then. */
   remember(customerId: string, head: StreamHead): void {
     sweepFinished(head.state);
     this.heads.delete(customerId);

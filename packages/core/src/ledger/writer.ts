@@ -111,7 +111,7 @@ export class Writer {
   /** Decides and appends `jobs`, retrying lost races; returns the jobs left for the next batch. */
   private async runBatch(customerId: string, jobs: Job[]): Promise<Job[]> {
     const { maxAttempts } = this.options;
-    // Set once a decision needed a finished grant that the state's snapshot left out.
+    // Set once a decision needed a grant or hold out of play that the state's snapshot left out.
     let whole = false;
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
       // The first attempt trusts a cached head: the append's version check catches a stale one.
@@ -125,8 +125,8 @@ export class Writer {
           continue;
         }
         if (error instanceof ArchiveNeeded && !whole) {
-          // Voiding or restoring a grant spent before the snapshot: decide again on the state of the
-          // whole stream, which holds every grant, so this happens once a batch.
+          // Voiding or restoring a grant spent before the snapshot, or naming a hold finished before it:
+          // decide again on the state of the whole stream, which holds everything, so once a batch.
           whole = true;
           attempt -= 1;
           continue;
@@ -155,8 +155,8 @@ export class Writer {
 
   /**
    * Decides the batch and appends it, on the head `from` says: the cached one as it is, without reading
-   * the tail (one round trip less per write); the store's latest; or the latest with every finished
-   * grant (see `StreamCache.load`). An append proves the head was current (the store checks the
+   * the tail (one round trip less per write); the store's latest; or the latest with every grant and
+   * hold out of play (see `StreamCache.load`). An append proves the head was current (the store checks the
    * version); a batch that appends nothing reads the tail before answering, and retries if it moved.
    */
   private async attempt(
