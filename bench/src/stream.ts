@@ -8,8 +8,8 @@
  * The generator keeps its own books and checks them against Tally's fold in the derivation group, so a
  * stream that Tally would refuse as corrupt never gets measured.
  */
-import { CURRENT_SCHEMA_VERSIONS, type NewEvent, type RecordedEvent } from '@tally/core';
-import { chainHash, GENESIS_HASH } from '../../packages/core/src/hash-chain.ts';
+import type { NewEvent, RecordedEvent } from '@tally/core';
+import { GENESIS_HASH, signEvents } from '../../packages/core/src/hash-chain.ts';
 
 export const CUSTOMER_ID = 'cus_bench';
 export const CURRENCY = 'credits';
@@ -199,21 +199,13 @@ export function toNewEvents(
   events: readonly RecordedEvent[],
   previousHash = GENESIS_HASH,
 ): { events: NewEvent[]; hash: string } {
-  let hash = previousHash;
-  const out = events.map((event): NewEvent => {
-    const command = COMMAND_OF[event.type];
-    const unsigned: NewEvent = {
-      id: event.id,
-      type: event.type,
-      schemaVersion: CURRENT_SCHEMA_VERSIONS[event.type],
-      at: event.at,
-      data: event.data,
-      metadata: command === undefined ? {} : { command },
-    };
-    hash = chainHash(hash, unsigned);
-    return { ...unsigned, metadata: { ...unsigned.metadata, hash } };
-  });
-  return { events: out, hash };
+  return signEvents(
+    previousHash,
+    events.map((event) => {
+      const command = COMMAND_OF[event.type];
+      return { event, metadata: command === undefined ? {} : { command } };
+    }),
+  );
 }
 
 /** A kind-prefixed id shaped like the ledger's ULIDs (26 characters after the prefix). */

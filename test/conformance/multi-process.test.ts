@@ -9,6 +9,7 @@ import { postgresStore } from '@tally/store-postgres';
 import { sqliteStore } from '@tally/store-sqlite';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
+import { finished } from '../reliability/support/processes.js';
 import { readAllSettled } from './helpers.js';
 import type { WorkerReport, WorkerTarget, WorkerTask } from './workers/append-worker.js';
 
@@ -69,27 +70,15 @@ async function runWorkers(target: WorkerTarget): Promise<WorkerReport[]> {
   );
 }
 
-function runWorker(task: WorkerTask): Promise<WorkerReport> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', join(here, 'workers', 'append-worker.ts'), JSON.stringify(task)],
-      { cwd: here, stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      if (code === 0) resolve(JSON.parse(stdout) as WorkerReport);
-      else reject(new Error(`worker ${task.worker} ended with ${code ?? signal}:\n${stderr}`));
-    });
-  });
+async function runWorker(task: WorkerTask): Promise<WorkerReport> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(here, 'workers', 'append-worker.ts'), JSON.stringify(task)],
+    { cwd: here, stdio: 'pipe' },
+  );
+  const { code, signal, stdout, stderr } = await finished(child, 30_000);
+  if (code !== 0) throw new Error(`worker ${task.worker} ended with ${code ?? signal}:\n${stderr}`);
+  return JSON.parse(stdout) as WorkerReport;
 }
 
 async function expectConsistent(store: EventStore, reports: WorkerReport[]): Promise<void> {

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { NewEvent } from './event-store.js';
+import type { EventMetadata, NewEvent } from './event-store.js';
+import type { RecordedEvent } from './events.js';
+import { CURRENT_SCHEMA_VERSIONS } from './upcast.js';
 
 /** The hash before a stream's first event. */
 export const GENESIS_HASH = '0'.repeat(64);
@@ -19,6 +21,30 @@ export function chainHash(previousHash: string, event: NewEvent): string {
     metadata,
   });
   return createHash('sha256').update(previousHash).update('\n').update(body).digest('hex');
+}
+
+/**
+ * Decided events as a store keeps them, chained on from `previousHash`: each at its type's current
+ * schema version, with `metadata` plus its hash. Returns them and the hash of the last.
+ */
+export function signEvents(
+  previousHash: string,
+  written: readonly { readonly event: RecordedEvent; readonly metadata: EventMetadata }[],
+): { events: NewEvent[]; hash: string } {
+  let hash = previousHash;
+  const events = written.map(({ event, metadata }): NewEvent => {
+    const unsigned: NewEvent = {
+      id: event.id,
+      type: event.type,
+      schemaVersion: CURRENT_SCHEMA_VERSIONS[event.type],
+      at: event.at,
+      data: event.data,
+      metadata,
+    };
+    hash = chainHash(hash, unsigned);
+    return { ...unsigned, metadata: { ...metadata, hash } };
+  });
+  return { events, hash };
 }
 
 /**

@@ -1,27 +1,10 @@
 import { describe, expect, test } from 'vitest';
 import { consumptionOrder } from '../src/index.js';
 import type { GrantState } from '../src/state.js';
-import { balanceOf, customerWith, DAY, expectRefused, iso, setup, T0 } from './support.js';
+import { balanceOf, customerWith, DAY, expectRefused, grantState, iso, setup, T0 } from './support.js';
 
-function grant(grantId: string, priority: number, expiresAtMs: number, effectiveAtMs = 0): GrantState {
-  return {
-    grantId,
-    currency: 'credits',
-    amount: 10n,
-    remaining: 10n,
-    priority,
-    source: 'manual',
-    effectiveAtMs,
-    expiresAtMs,
-    subscriptionId: null,
-    cycle: null,
-    ruleIndex: null,
-    metadata: {},
-    status: 'active',
-    endedAt: null,
-    inLive: true,
-  };
-}
+const grant = (grantId: string, priority: number, expiresAtMs: number, effectiveAtMs = 0): GrantState =>
+  grantState({ grantId, priority, expiresAtMs, effectiveAtMs });
 
 describe('consumptionOrder', () => {
   test('lower priority number, then soonest expiry (never last), then oldest effective, then grant id', () => {

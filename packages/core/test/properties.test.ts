@@ -15,9 +15,8 @@ import {
   initialState,
 } from '../src/index.js';
 import { costMinor, formatAmount, parseAmount, type Rounding } from '../src/money.js';
-import type { GrantState } from '../src/state.js';
 import { cycleAt, cycleStart } from '../src/time.js';
-import { memoryStore, sequenceStreams } from './support.js';
+import { grantState, memoryStore, sequenceStreams } from './support.js';
 
 /** Cases per property; CI runs the default 1,000. */
 const RUNS = Number(process.env.FC_RUNS ?? 1000);
@@ -72,25 +71,8 @@ describe('pure properties', () => {
     expiresAtMs: fc.constantFrom(1000, 2000, Number.POSITIVE_INFINITY),
     effectiveAtMs: fc.constantFrom(0, 500),
   });
-  const asGrant = (g: {
-    grantId: string;
-    priority: number;
-    expiresAtMs: number;
-    effectiveAtMs: number;
-  }): GrantState => ({
-    ...g,
-    currency: 'credits',
-    amount: 1n,
-    remaining: 1n,
-    source: 'manual',
-    subscriptionId: null,
-    cycle: null,
-    ruleIndex: null,
-    metadata: {},
-    status: 'active',
-    endedAt: null,
-    inLive: true,
-  });
+  const asGrant = (g: { grantId: string; priority: number; expiresAtMs: number; effectiveAtMs: number }) =>
+    grantState({ ...g, amount: 1n, remaining: 1n });
 
   test('consumption order is total: any arrival order sorts the same', () => {
     fc.assert(

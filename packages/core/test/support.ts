@@ -18,6 +18,7 @@ import {
   type TallyErrorCode,
   upcast,
 } from '../src/index.js';
+import type { GrantState } from '../src/state.js';
 
 export { memoryStore };
 
@@ -159,4 +160,25 @@ export async function sequenceStreams(steps: readonly Step[]): Promise<RecordedE
   for (const e of await store.readAll())
     streams.set(e.streamId, [...(streams.get(e.streamId) ?? []), upcast(e)]);
   return [...streams.values()];
+}
+
+/** A grant as the state holds it, for tests of the pure core: 10 credits, active, live; `fields` override. */
+export function grantState(fields: Pick<GrantState, 'grantId'> & Partial<GrantState>): GrantState {
+  return {
+    currency: 'credits',
+    amount: 10n,
+    remaining: 10n,
+    priority: 50,
+    source: 'manual',
+    effectiveAtMs: 0,
+    expiresAtMs: Number.POSITIVE_INFINITY,
+    subscriptionId: null,
+    cycle: null,
+    ruleIndex: null,
+    metadata: {},
+    status: 'active',
+    endedAt: null,
+    inLive: true,
+    ...fields,
+  };
 }

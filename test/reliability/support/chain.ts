@@ -9,7 +9,7 @@ import type { EventStore, NewEvent, StoredEvent } from '@tally/core';
 
 export const GENESIS = '0'.repeat(64);
 
-function canonical(value: unknown): string {
+export function canonical(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
   const keys = Object.keys(value)

@@ -10,13 +10,11 @@ import {
   DuplicateIdempotencyKeyError,
   type EventMetadata,
   type EventStore,
-  type NewEvent,
 } from '../event-store.js';
 import type { RecordedEvent } from '../events.js';
-import { chainHash, requestHash } from '../hash-chain.js';
+import { requestHash, signEvents } from '../hash-chain.js';
 import { Recorder } from '../recorder.js';
 import { iso } from '../time.js';
-import { CURRENT_SCHEMA_VERSIONS } from '../upcast.js';
 import { type StreamCache, type StreamHead, streamIdOf } from './streams.js';
 
 interface Job {
@@ -276,19 +274,8 @@ export class Writer {
     expectedVersion: number,
   ): Promise<void> {
     const { store, cache } = this.options;
-    const head: StreamHead = { state, hash: previousHash };
-    const events: NewEvent[] = written.map(({ event, metadata }) => {
-      const unsigned: NewEvent = {
-        id: event.id,
-        type: event.type,
-        schemaVersion: CURRENT_SCHEMA_VERSIONS[event.type],
-        at: event.at,
-        data: event.data,
-        metadata,
-      };
-      head.hash = chainHash(head.hash, unsigned);
-      return { ...unsigned, metadata: { ...metadata, hash: head.hash } };
-    });
+    const { events, hash } = signEvents(previousHash, written);
+    const head: StreamHead = { state, hash };
     await store.append(streamIdOf(customerId), events, { expectedVersion });
     cache.remember(customerId, head);
     const { snapshotEvery } = this.options;
