@@ -3,7 +3,8 @@
  * JSON, as a store hands them back) with `fold`, against a plain loop over the same events that sums the
  * same amount strings as JS numbers.
  */
-import { type CustomerState, fold, type RecordedEvent } from '@tally/core';
+import type { RecordedEvent } from '@tally/core';
+import { type CustomerState, fold } from '@tally/core/pure';
 import { formatAmount } from '../../packages/core/src/money.ts';
 import { type GroupResult, goal, measureAll, QUICK } from './harness.ts';
 import { CURRENCY, decoded, generateStream } from './stream.ts';

@@ -12,14 +12,8 @@
  * snapshot and is read in full, as a ledger reads a customer just below its first snapshot; it is the
  * baseline.
  */
-import {
-  createLedger,
-  defineCatalog,
-  type EventStore,
-  fold,
-  type NewEvent,
-  type RecordedEvent,
-} from '@tally/core';
+import { createLedger, defineCatalog, type EventStore, type NewEvent, type RecordedEvent } from '@tally/core';
+import { fold } from '@tally/core/pure';
 import { memoryStore } from '@tally/store-memory';
 import { sqliteStore } from '@tally/store-sqlite';
 import { spendableGrants } from '../../packages/core/src/consumption-order.ts';

@@ -137,6 +137,8 @@ export function generateStream(count: number, seed = 42): GeneratedStream {
         feature: 'api-call',
         quantity,
         cost: amount(cost),
+        exactCost: amount(cost),
+        carry: null,
         allocations,
         debt: amount(left),
         holdId: null,

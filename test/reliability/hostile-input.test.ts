@@ -745,24 +745,30 @@ describe('hostile catalogs', () => {
     },
   );
 
-  it('ignores __proto__ and constructor keys without polluting anything', () => {
+  it('refuses __proto__ and constructor keys as unknown fields, naming them, without polluting anything', () => {
     const base = JSON.stringify(valid());
-    const polluted = base
-      .replace('{"code":"credits"', '{"__proto__":{"decimals":99,"polluted":"yes"},"code":"credits"')
-      .replace(
-        '{"key":"ai-generation"',
-        '{"constructor":{"prototype":{"polluted":"yes"}},"key":"ai-generation"',
-      )
-      .replace(/^\{/, '{"__proto__":{"plans":"not an array","polluted":"yes"},');
-    const parsed = JSON.parse(polluted) as CatalogInput;
-    const defined = defineCatalog(parsed);
-    expect(defined.currencies.get('credits')?.decimals).toBe(0);
-    expect(defined.plans.get('free')).toBeDefined();
+    const cases: [string, string][] = [
+      [
+        base.replace('{"code":"credits"', '{"__proto__":{"decimals":99,"polluted":"yes"},"code":"credits"'),
+        'currencies[0].__proto__',
+      ],
+      [
+        base.replace(
+          '{"key":"ai-generation"',
+          '{"constructor":{"prototype":{"polluted":"yes"}},"key":"ai-generation"',
+        ),
+        'features[0].constructor',
+      ],
+      [base.replace(/^\{/, '{"__proto__":{"plans":"not an array","polluted":"yes"},'), '__proto__'],
+      // A catalog whose lists are only behind __proto__ has no lists of its own.
+      [`{"__proto__":${base}}`, '__proto__'],
+    ];
+    for (const [json, field] of cases) {
+      expect(() => defineCatalog(JSON.parse(json) as CatalogInput)).toThrow(
+        expect.objectContaining({ code: 'invalid_catalog', field }),
+      );
+    }
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
-    // A catalog whose lists are only behind __proto__ has no lists.
-    const hidden = JSON.parse(`{"__proto__":${base}}`) as CatalogInput;
-    expect(() => defineCatalog(hidden)).toThrow(
-      expect.objectContaining({ code: 'invalid_catalog', field: 'currencies' }),
-    );
+    expect(defineCatalog(JSON.parse(base) as CatalogInput).currencies.get('credits')?.decimals).toBe(0);
   });
 });

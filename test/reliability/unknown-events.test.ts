@@ -1,4 +1,5 @@
 import { createLedger, type Ledger, TallyError, type TallyErrorCode } from '@tally/core';
+import { CURRENT_SCHEMA_VERSIONS } from '@tally/core/pure';
 import { describe, expect, it } from 'vitest';
 import { storeFingerprint } from './support/audit.js';
 import { catalog } from './support/catalog.js';
@@ -33,7 +34,7 @@ const CASES: readonly Case[] = [
     code: 'unknown_event',
     forge: (grantId) => ({
       type: 'credits_deducted',
-      schemaVersion: 3,
+      schemaVersion: CURRENT_SCHEMA_VERSIONS.credits_deducted + 1,
       data: {
         usageId: 'usage_future',
         currency: 'credits',

@@ -1,4 +1,5 @@
-import { CURRENT_SCHEMA_VERSIONS, createLedger } from '@tally/core';
+import { createLedger } from '@tally/core';
+import { CURRENT_SCHEMA_VERSIONS } from '@tally/core/pure';
 import { describe, expect, it } from 'vitest';
 import { auditCustomer } from './support/audit.js';
 import { catalog } from './support/catalog.js';
@@ -16,7 +17,7 @@ describe.each(storeTargets())('upcasting on the $name store', (target) => {
   const opened = openForSuite(target);
 
   it('reads a credits_deducted v1 event written by older code as the right balance', async () => {
-    expect(CURRENT_SCHEMA_VERSIONS.credits_deducted).toBe(2);
+    expect(CURRENT_SCHEMA_VERSIONS.credits_deducted).toBe(3);
     const customerId = 'cus_legacy';
     const writer = createLedger({ catalog, store: opened().store });
     await writer.createCustomer({ customerId });

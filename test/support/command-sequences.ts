@@ -16,21 +16,18 @@
  */
 import { deepStrictEqual, ok, strictEqual } from 'node:assert/strict';
 import {
-  advance,
   type Catalog,
   type CreditAccount,
-  type CustomerState,
   createLedger,
   defineCatalog,
   type EventStore,
-  fold,
   type GrantView,
   type Ledger,
   type LedgerOptions,
   type StoredEvent,
   TallyError,
-  upcast,
 } from '@tally/core';
+import { advance, type CustomerState, fold, upcast } from '@tally/core/pure';
 import * as fc from 'fast-check';
 
 const MINUTE = 60_000;
@@ -839,7 +836,8 @@ export function oracleFigures(state: CustomerState, atMs: number): Figures {
   for (const [code, account] of state.accounts) {
     let credit = 0n;
     const grants: string[] = [];
-    for (const g of state.grants.values()) {
+    // A fold of the whole stream holds the grants in play and, recalled, every one that finished.
+    for (const g of [...state.grants.values(), ...state.recalled.grants.values()]) {
       if (g.currency !== code) continue;
       grants.push(`${g.grantId}=${g.remaining}`);
       if (g.status === 'active' && g.effectiveAtMs <= atMs && g.expiresAtMs > atMs) credit += g.remaining;

@@ -28,7 +28,8 @@ export function advance(
   options: { readonly maxEvents?: number } = {},
 ): { state: CustomerState; events: RecordedEvent[]; complete: boolean } {
   const maxEvents = options.maxEvents ?? Number.POSITIVE_INFINITY;
-  const recorder = new Recorder(cloneState(state));
+  // Every event time makes due has an id of its own, derived from what it is (`grant_…:expired`).
+  const recorder = new Recorder(cloneState(state), { newId: noFreshIds, now: iso(toMs) });
   for (let steps = 0; ; steps++) {
     const at = nextDueInstant(recorder.state, toMs);
     if (at === null) break;
@@ -46,12 +47,15 @@ export function advance(
   return { state: recorder.state, events: recorder.events, complete: true };
 }
 
+const noFreshIds = (): string => {
+  throw new Error('advance records every event with its own derived id');
+};
+
 function nextDueInstant(state: CustomerState, toMs: number): number | null {
   const lastMs = state.lastAt === '' ? Number.NEGATIVE_INFINITY : Date.parse(state.lastAt);
   let next = Number.POSITIVE_INFINITY;
   for (const account of state.accounts.values()) {
     for (const grant of account.live) {
-      if (grant.status !== 'active') continue;
       if (grant.remaining > 0n && grant.expiresAtMs < next) next = grant.expiresAtMs;
       // A grant becoming effective pays off debt at that instant.
       if (account.debt > 0n && grant.effectiveAtMs > lastMs && grant.effectiveAtMs < next)
@@ -63,7 +67,7 @@ function nextDueInstant(state: CustomerState, toMs: number): number | null {
     if (boundary !== null && boundary < next) next = boundary;
   }
   for (const hold of state.holds.values()) {
-    if (hold.status === 'active' && hold.expiresAtMs < next) next = hold.expiresAtMs;
+    if (hold.expiresAtMs < next) next = hold.expiresAtMs;
   }
   if (next > toMs) return null;
   // A stream that somehow missed a due instant still never writes an event dated before its last one.
@@ -89,8 +93,7 @@ function processInstant(recorder: Recorder, atMs: number): void {
   const expiring = [];
   for (const account of state.accounts.values()) {
     for (const grant of account.live) {
-      if (grant.status === 'active' && grant.remaining > 0n && grant.expiresAtMs <= atMs)
-        expiring.push(grant);
+      if (grant.remaining > 0n && grant.expiresAtMs <= atMs) expiring.push(grant);
     }
   }
   expiring.sort((a, b) => (a.grantId < b.grantId ? -1 : 1));
@@ -110,8 +113,8 @@ function processInstant(recorder: Recorder, atMs: number): void {
     );
   }
 
-  for (const hold of state.holds.values()) {
-    if (hold.status !== 'active' || hold.expiresAtMs > atMs) continue;
+  for (const hold of [...state.holds.values()]) {
+    if (hold.expiresAtMs > atMs) continue;
     const decimals = state.accounts.get(hold.currency)!.decimals;
     recorder.record(
       {
@@ -147,8 +150,7 @@ function rolloverCarries(state: CustomerState, sub: SubscriptionState): Map<numb
       if (
         grant.subscriptionId === sub.subscriptionId &&
         grant.cycle === sub.cycle &&
-        grant.ruleIndex === ruleIndex &&
-        grant.status === 'active'
+        grant.ruleIndex === ruleIndex
       ) {
         unused += grant.remaining;
       }
@@ -182,10 +184,10 @@ export function renew(
     ruleIndex: number,
     amount: string,
     source: 'plan' | 'rollover',
-    suffix: string,
+    suffix: 'g' | 'r',
   ): void => {
     const rule = sub.rules[ruleIndex]!;
-    const grantId = `${sub.subscriptionId}_c${cycle}_${suffix}${ruleIndex}`;
+    const grantId = planGrantId(sub.subscriptionId, cycle, suffix, ruleIndex);
     recorder.record(
       {
         type: 'credits_granted',
@@ -214,4 +216,17 @@ export function renew(
     const decimals = recorder.state.accounts.get(sub.rules[ruleIndex]!.currency)!.decimals;
     grantRule(ruleIndex, formatAmount(carry, decimals), 'rollover', 'r');
   }
+}
+
+/** The id of a cycle's plan grant (`g`) or rollover grant (`r`) of a rule: derived, so it never repeats. */
+const planGrantId = (subscriptionId: string, cycle: number, suffix: 'g' | 'r', ruleIndex: number): string =>
+  `${subscriptionId}_c${cycle}_${suffix}${ruleIndex}`;
+
+/** Every grant a cycle of a subscription can have made: its rules' plan grants, then their rollovers. */
+export function planGrantIds(sub: SubscriptionState, cycle: number): string[] {
+  const ids = sub.rules.map((_, i) => planGrantId(sub.subscriptionId, cycle, 'g', i));
+  sub.rules.forEach((rule, i) => {
+    if (rule.rollover !== null) ids.push(planGrantId(sub.subscriptionId, cycle, 'r', i));
+  });
+  return ids;
 }

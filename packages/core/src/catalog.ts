@@ -28,8 +28,17 @@ export interface CurrencyInput {
  */
 export interface FeatureInput {
   readonly key: string;
-  /** perUnit is a decimal string and may be finer than the currency (cost is rounded once). */
-  readonly cost: { readonly currency: string; readonly perUnit: string };
+  /**
+   * perUnit is a decimal string and may be finer than the currency. `roundOn` says what is rounded to
+   * the currency's places: the customer's running total of this feature's exact costs
+   * (`'running_total'`, the default: many small uses add up to what their sum costs), or each usage by
+   * itself (`'each_call'`).
+   */
+  readonly cost: {
+    readonly currency: string;
+    readonly perUnit: string;
+    readonly roundOn?: 'running_total' | 'each_call';
+  };
 }
 
 /**
@@ -99,12 +108,14 @@ export interface Currency {
  *
  * @example
  * const feature = catalog.features.get('ai-generation');
- * // { key: 'ai-generation', currency: 'credits', perUnit: '10' }
+ * // { key: 'ai-generation', currency: 'credits', perUnit: '10', roundOn: 'running_total' }
  */
 export interface Feature {
   readonly key: string;
   readonly currency: string;
   readonly perUnit: string;
+  /** What is rounded: the running total of the customer's usage of this feature, or each usage. */
+  readonly roundOn: 'running_total' | 'each_call';
 }
 
 /**
@@ -170,10 +181,12 @@ const INTERVALS: readonly Interval[] = ['day', 'week', 'month', 'year'];
  */
 export function defineCatalog(input: CatalogInput): Catalog {
   if (!isObject(input)) fail('catalog', 'must be an object');
+  knownKeys(input, ['currencies', 'features', 'plans'], 'catalog');
   const currencies = new Map<string, Currency>();
   list(input.currencies, 'currencies').forEach((raw, i) => {
     const field = `currencies[${i}]`;
     if (!isObject(raw)) fail(field, 'must be an object');
+    knownKeys(raw, ['code', 'decimals', 'rounding'], field);
     const code = catalogId(raw.code, `${field}.code`);
     if (currencies.has(code)) fail(`${field}.code`, `duplicates currency ${quote(code)}`);
     const decimals = raw.decimals;
@@ -195,7 +208,14 @@ export function defineCatalog(input: CatalogInput): Catalog {
     try {
       return formatAmount(parseAmount(value, currency.decimals, field), currency.decimals);
     } catch (error) {
-      fail(field, error instanceof Error ? error.message : 'is not a valid amount');
+      // parseAmount's message starts with the field already.
+      throw new TallyError(
+        'invalid_catalog',
+        error instanceof Error ? error.message : `${field} is not a valid amount`,
+        {
+          field,
+        },
+      );
     }
   };
 
@@ -203,18 +223,24 @@ export function defineCatalog(input: CatalogInput): Catalog {
   list(input.features, 'features').forEach((raw, i) => {
     const field = `features[${i}]`;
     if (!isObject(raw)) fail(field, 'must be an object');
+    knownKeys(raw, ['key', 'cost'], field);
     const key = catalogId(raw.key, `${field}.key`);
     if (features.has(key)) fail(`${field}.key`, `duplicates feature ${quote(key)}`);
     if (!isObject(raw.cost)) fail(`${field}.cost`, 'must be { currency, perUnit }');
+    knownKeys(raw.cost, ['currency', 'perUnit', 'roundOn'], `${field}.cost`);
     const currency = currencyOf(raw.cost.currency, `${field}.cost.currency`);
     const perUnit = parseRate(raw.cost.perUnit, `${field}.cost.perUnit`);
-    features.set(key, Object.freeze({ key, currency: currency.code, perUnit }));
+    const roundOn = raw.cost.roundOn ?? 'running_total';
+    if (roundOn !== 'running_total' && roundOn !== 'each_call')
+      fail(`${field}.cost.roundOn`, "must be 'running_total' or 'each_call'");
+    features.set(key, Object.freeze({ key, currency: currency.code, perUnit, roundOn }));
   });
 
   const plans = new Map<string, Plan>();
   list(input.plans, 'plans').forEach((raw, i) => {
     const field = `plans[${i}]`;
     if (!isObject(raw)) fail(field, 'must be an object');
+    knownKeys(raw, ['id', 'price', 'interval', 'grants'], field);
     const id = catalogId(raw.id, `${field}.id`);
     if (plans.has(id)) fail(`${field}.id`, `duplicates plan ${quote(id)}`);
     if (!INTERVALS.includes(raw.interval))
@@ -226,6 +252,7 @@ export function defineCatalog(input: CatalogInput): Catalog {
     const grants = list(raw.grants, `${field}.grants`).map((rule, j): PlanGrantRule => {
       const at = `${field}.grants[${j}]`;
       if (!isObject(rule)) fail(at, 'must be an object');
+      knownKeys(rule, ['currency', 'amount', 'priority', 'expires', 'rollover'], at);
       const currency = currencyOf(rule.currency, `${at}.currency`);
       const amount = amountIn(rule.amount, currency, `${at}.amount`);
       const priority = rule.priority ?? DEFAULT_PRIORITY;
@@ -239,6 +266,7 @@ export function defineCatalog(input: CatalogInput): Catalog {
       if (rule.rollover !== undefined) {
         if (expires !== 'cycle_end') fail(`${at}.rollover`, "needs expires: 'cycle_end'");
         if (!isObject(rule.rollover)) fail(`${at}.rollover`, 'must be { max }');
+        knownKeys(rule.rollover, ['max'], `${at}.rollover`);
         rollover = Object.freeze({ max: amountIn(rule.rollover.max, currency, `${at}.rollover.max`) });
       }
       return Object.freeze({ currency: currency.code, amount, priority, expires, rollover });
@@ -254,6 +282,15 @@ function catalogId(value: unknown, field: string): string {
     fail(field, `must be 1-128 characters of letters, digits, '_', '-', '.', ':', got ${quote(value)}`);
   }
   return value;
+}
+
+/** A catalog entry with a field this version does not know is refused: a typo must never pass silently. */
+function knownKeys(raw: object, known: readonly string[], field: string): void {
+  const unknown = Object.keys(raw).find((key) => !known.includes(key));
+  if (unknown !== undefined) {
+    const at = field === 'catalog' ? unknown : `${field}.${unknown}`;
+    throw new TallyError('invalid_catalog', `unknown field ${JSON.stringify(at)}`, { field: at });
+  }
 }
 
 function list<T>(value: readonly T[] | undefined, field: string): readonly T[] {

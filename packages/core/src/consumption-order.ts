@@ -14,20 +14,16 @@ export function consumptionOrder(a: GrantState, b: GrantState): number {
   return a.grantId < b.grantId ? -1 : a.grantId > b.grantId ? 1 : 0;
 }
 
-/** Grants that can pay at `atMs`, in consumption order. Prunes spent grants from the account as it goes. */
+/**
+ * Grants that can pay at `atMs`, in consumption order: in play, effective, not expired, with credit
+ * left. Reads only: finished grants leave the account's live list in `evolve`.
+ */
 export function spendableGrants(account: AccountState, atMs: number): GrantState[] {
   const spendable: GrantState[] = [];
-  let keep = 0;
   for (const grant of account.live) {
-    const finished = grant.status !== 'active' || (grant.remaining === 0n && grant.effectiveAtMs <= atMs);
-    if (finished) {
-      grant.inLive = false;
-      continue;
-    }
-    account.live[keep++] = grant;
-    if (grant.effectiveAtMs <= atMs && grant.expiresAtMs > atMs) spendable.push(grant);
+    if (grant.remaining > 0n && grant.effectiveAtMs <= atMs && grant.expiresAtMs > atMs)
+      spendable.push(grant);
   }
-  account.live.length = keep;
   return spendable.sort(consumptionOrder);
 }
 

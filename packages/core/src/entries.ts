@@ -1,3 +1,4 @@
+import { unreachable } from './errors.js';
 import type { GrantSource, RecordedEvent } from './events.js';
 import { decimalsOf, formatAmount, toMinor } from './money.js';
 
@@ -112,7 +113,7 @@ export function ledgerEntries(
     });
   };
   for (const event of events) {
-    if (!('currency' in event.data) || event.data.currency !== currency) continue;
+    if ('currency' in event.data && event.data.currency !== currency) continue;
     switch (event.type) {
       case 'credits_granted':
         effectiveAt.set(event.data.grantId, event.data.effectiveAt);
@@ -138,7 +139,10 @@ export function ledgerEntries(
         );
         break;
       case 'grant_expired':
-        push(event, 'expiry', event.data.amount, event.at, { grantId: event.data.grantId });
+        // An early expiry also ends grants already spent (so a reversal cannot revive them): that moves
+        // nothing, and is no line of the statement.
+        if (toMinor(event.data.amount) !== 0n)
+          push(event, 'expiry', event.data.amount, event.at, { grantId: event.data.grantId });
         break;
       case 'grant_voided': {
         // Voiding a grant that has not started yet takes effect, in the statement, when it would have.
@@ -187,8 +191,15 @@ export function ledgerEntries(
       case 'debt_settled':
         push(event, 'debt_settlement', event.data.amount, event.at, {}, 0n, -toMinor(event.data.amount));
         break;
-      default:
+      // No money moves: the limit shows on the account, the rest on the customer and its subscriptions.
+      case 'credit_limit_set':
+      case 'customer_created':
+      case 'subscription_activated':
+      case 'subscription_renewed':
+      case 'subscription_canceled':
         break;
+      default:
+        unreachable(event);
     }
   }
   const d = decimals ?? 0;

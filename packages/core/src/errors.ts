@@ -1,4 +1,40 @@
 /**
+ * Every code a `TallyError` can carry, at runtime: what `isTallyError` checks an error's code against.
+ *
+ * @example
+ * const known = TALLY_ERROR_CODES.includes(body.error.code as TallyErrorCode);
+ */
+export const TALLY_ERROR_CODES = [
+  'invalid_catalog',
+  'invalid_input',
+  'invalid_amount',
+  'invalid_quantity',
+  'invalid_time',
+  'invalid_id',
+  'unknown_customer',
+  'unknown_feature',
+  'unknown_plan',
+  'unknown_currency',
+  'unknown_subscription',
+  'unknown_grant',
+  'unknown_usage',
+  'unknown_hold',
+  'customer_exists',
+  'already_subscribed',
+  'subscription_inactive',
+  'grant_not_active',
+  'usage_already_reversed',
+  'hold_not_active',
+  'insufficient_credits',
+  'idempotency_conflict',
+  'concurrency_conflict',
+  'ledger_closed',
+  'unknown_event',
+  'corrupt_stream',
+  'store_error',
+] as const;
+
+/**
  * Every failure Tally reports carries one of these codes. Codes are stable: callers branch on them,
  * messages are for humans and may be reworded.
  *
@@ -6,31 +42,9 @@
  * const retryLater: TallyErrorCode[] = ['concurrency_conflict', 'store_error'];
  * if (isTallyError(error) && retryLater.includes(error.code)) await retry();
  */
-export type TallyErrorCode =
-  | 'invalid_catalog'
-  | 'invalid_input'
-  | 'invalid_amount'
-  | 'invalid_quantity'
-  | 'invalid_time'
-  | 'invalid_id'
-  | 'unknown_customer'
-  | 'unknown_feature'
-  | 'unknown_plan'
-  | 'unknown_currency'
-  | 'unknown_subscription'
-  | 'unknown_grant'
-  | 'unknown_usage'
-  | 'unknown_hold'
-  | 'customer_exists'
-  | 'subscription_inactive'
-  | 'usage_already_reversed'
-  | 'hold_not_active'
-  | 'insufficient_credits'
-  | 'idempotency_conflict'
-  | 'concurrency_conflict'
-  | 'unknown_event'
-  | 'corrupt_stream'
-  | 'store_error';
+export type TallyErrorCode = (typeof TALLY_ERROR_CODES)[number];
+
+const CODES: ReadonlySet<string> = new Set(TALLY_ERROR_CODES);
 
 /**
  * The one error type Tally throws on purpose.
@@ -66,11 +80,23 @@ export class TallyError extends Error {
 
 /**
  * Whether `error` is a `TallyError`, and of `code` when one is given. A type guard, so a `catch` block
- * can branch on the code without a cast.
+ * can branch on the code without a cast. It goes by shape (an `Error` named `TallyError` whose code is
+ * one of `TALLY_ERROR_CODES`), not by class, so two copies of `@tally/core` in one app still agree.
  *
  * @example
  * try { await ledger.trackUsage({ customerId: 'cus_123', feature: 'ai-generation', quantity: 1 }) }
  * catch (error) { if (isTallyError(error, 'insufficient_credits')) showUpgrade(); else throw error; }
  */
-export const isTallyError = (error: unknown, code?: TallyErrorCode): error is TallyError =>
-  error instanceof TallyError && (code === undefined || error.code === code);
+export function isTallyError(error: unknown, code?: TallyErrorCode): error is TallyError {
+  if (!(error instanceof Error) || error.name !== 'TallyError') return false;
+  const actual = (error as { code?: unknown }).code;
+  return typeof actual === 'string' && CODES.has(actual) && (code === undefined || actual === code);
+}
+
+/**
+ * Marks a branch the compiler proves cannot be reached: a `switch` over a union ends in
+ * `default: return unreachable(value)`, so a new member that is not handled fails to compile.
+ */
+export function unreachable(value: never): never {
+  throw new Error(`unreachable: ${JSON.stringify(value)}`);
+}

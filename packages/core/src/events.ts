@@ -140,7 +140,8 @@ export interface CreditsGranted {
  * @example
  * const event: CreditsDeducted = { type: 'credits_deducted', data: {
  *   usageId: 'usage_01J…', currency: 'credits', feature: 'ai-generation', quantity: 1, cost: '10',
- *   allocations: [{ grantId: 'grant_01J…', amount: '10' }], debt: '0', holdId: null, metadata: {} } };
+ *   exactCost: '10', carry: '0', allocations: [{ grantId: 'grant_01J…', amount: '10' }], debt: '0',
+ *   holdId: null, metadata: {} } };
  */
 export interface CreditsDeducted {
   readonly type: 'credits_deducted';
@@ -150,7 +151,19 @@ export interface CreditsDeducted {
     /** Null for a direct debit of an amount. */
     readonly feature: string | null;
     readonly quantity: number | null;
+    /** What was charged: the feature's price times `quantity`, rounded (see `exactCost`). */
     readonly cost: string;
+    /**
+     * The cost before rounding, in whole units with every place it has (`'0.0015'`), or null for an
+     * amount given as such. The ledger rounds the running total of a feature's exact costs, so `cost` is
+     * this plus what earlier usage left over (`carry`), rounded.
+     */
+    readonly exactCost: string | null;
+    /**
+     * The feature's exact cost not yet charged after this usage (`exactCost` summed minus `cost`
+     * summed), or null when the usage is rounded on its own.
+     */
+    readonly carry: string | null;
     /** What each grant paid, in consumption order. */
     readonly allocations: readonly Allocation[];
     /** The part of `cost` no grant covered, added to the account's debt (overdraft). */
@@ -203,7 +216,7 @@ export interface GrantVoided {
  * @example
  * const event: UsageReversed = { type: 'usage_reversed', data: {
  *   usageId: 'usage_01J…', currency: 'credits', restored: [{ grantId: 'grant_01J…', amount: '10' }],
- *   debtCleared: '0', forfeited: '0', reason: 'failed job' } };
+ *   debtCleared: '0', forfeited: '0', reason: 'failed job', feature: 'ai-generation', carry: '0' } };
  */
 export interface UsageReversed {
   readonly type: 'usage_reversed';
@@ -217,6 +230,13 @@ export interface UsageReversed {
     /** Credit that belonged to grants that have expired or been voided since: not returned. */
     readonly forfeited: string;
     readonly reason: string;
+    /** The reversed usage's feature, or null for a direct amount. */
+    readonly feature: string | null;
+    /**
+     * The feature's carry after the reversal (the usage's unrounded part taken back out of the running
+     * total), or null when the usage had none.
+     */
+    readonly carry: string | null;
   };
 }
 
@@ -332,23 +352,37 @@ export type TallyEventType = TallyEvent['type'];
 export type RecordedEvent = TallyEvent & { readonly id: string; readonly at: string };
 
 /**
+ * Shape version of each event type: an event written at an older version is upcast on read (see
+ * `upcast`), one from a newer version (written by newer code) is refused rather than misread. The
+ * table is the list of event types: `EVENT_TYPES` is its keys, and `satisfies` makes a type missing
+ * here a compile error.
+ *
+ * @example
+ * const version = CURRENT_SCHEMA_VERSIONS.credits_deducted; // 3: v1 and v2 deductions are upcast on read
+ */
+export const CURRENT_SCHEMA_VERSIONS = {
+  customer_created: 1,
+  subscription_activated: 1,
+  subscription_renewed: 1,
+  subscription_canceled: 1,
+  credits_granted: 1,
+  // v1 predates overdraft and holds (no `debt`, `holdId`, `metadata`); v2 predates rounding on the
+  // running total (no `exactCost`, `carry`).
+  credits_deducted: 3,
+  grant_expired: 1,
+  grant_voided: 1,
+  // v1 predates rounding on the running total (no `feature`, `carry`).
+  usage_reversed: 2,
+  credits_held: 1,
+  hold_released: 1,
+  credit_limit_set: 1,
+  debt_settled: 1,
+} as const satisfies Record<TallyEventType, number>;
+
+/**
  * The names of every event type, for checking a stored `type` at runtime; `upcast` refuses any other.
  *
  * @example
  * if (!EVENT_TYPES.has(stored.type)) console.warn(`event ${stored.id} has unknown type ${stored.type}`);
  */
-export const EVENT_TYPES: ReadonlySet<string> = new Set<TallyEventType>([
-  'customer_created',
-  'subscription_activated',
-  'subscription_renewed',
-  'subscription_canceled',
-  'credits_granted',
-  'credits_deducted',
-  'grant_expired',
-  'grant_voided',
-  'usage_reversed',
-  'credits_held',
-  'hold_released',
-  'credit_limit_set',
-  'debt_settled',
-]);
+export const EVENT_TYPES: ReadonlySet<string> = new Set(Object.keys(CURRENT_SCHEMA_VERSIONS));

@@ -1,19 +1,14 @@
-import { findGrant, unarchive } from './archive.js';
 import { TallyError } from './errors.js';
 import type { RecordedEvent } from './events.js';
 import { decimalsOf, toMinor } from './money.js';
-import {
-  type AccountState,
-  type CustomerState,
-  cloneState,
-  type GrantState,
-  initialState,
-  writableGrant,
-} from './state.js';
+import { type AccountState, type CustomerState, cloneState, type GrantState, initialState } from './state.js';
 
 /**
  * Folds one event into `state` in place. This is the hot path of every balance read, so it does only
- * integer arithmetic and map lookups, and checks the invariants a corrupt stream would break.
+ * integer arithmetic and map lookups. It throws only for a stream that cannot be folded: an event that
+ * names a grant, hold or subscription the state does not hold is `corrupt_stream` (the ledger recalls
+ * the finished grants an event names before folding it: see `recallNeeds`), an unknown type
+ * `unknown_event`.
  *
  * @example
  * const state = initialState();
@@ -27,13 +22,16 @@ export function applyEvent(state: CustomerState, event: RecordedEvent): Customer
       // the same accounts as the live path.
       const acc = account(state, data.currency, data.cost);
       for (const allocation of data.allocations)
-        spend(state, event, allocation.grantId, toMinor(allocation.amount));
+        spend(state, event, grantOf(state, event, allocation.grantId), toMinor(allocation.amount));
       const debt = toMinor(data.debt);
       if (debt !== 0n) acc.debt += debt;
+      if (data.carry !== null && data.feature !== null) state.carries.set(data.feature, data.carry);
       break;
     }
     case 'credits_granted': {
       const data = event.data;
+      if (state.grants.has(data.grantId) || state.recalled.grants.has(data.grantId))
+        corrupt(event, `grant ${data.grantId} is granted twice`);
       const amount = toMinor(data.amount);
       const grant: GrantState = {
         grantId: data.grantId,
@@ -50,19 +48,16 @@ export function applyEvent(state: CustomerState, event: RecordedEvent): Customer
         metadata: data.metadata,
         status: 'active',
         endedAt: null,
-        inLive: true,
       };
-      const { frozen, recent } = state.archive.grants;
-      if (state.grants.has(grant.grantId) || recent.has(grant.grantId) || frozen.has(grant.grantId))
-        corrupt(event, `grant ${grant.grantId} is granted twice`);
       state.grants.set(grant.grantId, grant);
       account(state, data.currency, data.amount).live.push(grant);
       break;
     }
     case 'grant_expired':
     case 'grant_voided': {
-      const grant = writableGrant(state, grantOf(state, event, event.data.grantId));
-      spend(state, event, grant.grantId, toMinor(event.data.amount));
+      const grant = grantOf(state, event, event.data.grantId);
+      if (grant.status !== 'active') corrupt(event, `grant ${grant.grantId} has already ended`);
+      spend(state, event, grant, toMinor(event.data.amount));
       grant.status = event.type === 'grant_expired' ? 'expired' : 'voided';
       grant.endedAt = event.at;
       retire(state, grant);
@@ -71,7 +66,7 @@ export function applyEvent(state: CustomerState, event: RecordedEvent): Customer
     case 'debt_settled': {
       const data = event.data;
       for (const allocation of data.allocations)
-        spend(state, event, allocation.grantId, toMinor(allocation.amount));
+        spend(state, event, grantOf(state, event, allocation.grantId), toMinor(allocation.amount));
       const acc = account(state, data.currency, data.amount);
       acc.debt -= toMinor(data.amount);
       if (acc.debt < 0n) corrupt(event, 'settles more debt than the account owes');
@@ -80,22 +75,24 @@ export function applyEvent(state: CustomerState, event: RecordedEvent): Customer
     case 'usage_reversed': {
       const data = event.data;
       const acc = account(state, data.currency, data.debtCleared);
-      // Every grant found before any changes: a lookup that needs the archive (see `ArchiveNeeded`)
-      // then leaves the balances as it found them, for whoever else holds this state.
-      for (const allocation of data.restored) grantOf(state, event, allocation.grantId);
       for (const allocation of data.restored) {
-        const grant = writableGrant(state, grantOf(state, event, allocation.grantId));
+        const grant = grantOf(state, event, allocation.grantId);
+        if (grant.status !== 'active') corrupt(event, `restores grant ${grant.grantId}, which has ended`);
         grant.remaining += toMinor(allocation.amount);
         if (grant.remaining > grant.amount)
           corrupt(event, `grant ${grant.grantId} would hold more than it granted`);
-        if (!grant.inLive) {
-          grant.inLive = true;
+        // A spent grant is back in play.
+        if (!state.grants.has(grant.grantId)) {
+          state.recalled.grants.delete(grant.grantId);
+          state.grants.set(grant.grantId, grant);
           acc.live.push(grant);
         }
       }
       acc.debt -= toMinor(data.debtCleared);
       if (acc.debt < 0n) corrupt(event, 'clears more debt than the account owes');
-      state.reversedUsages.add(data.usageId);
+      const usage = state.recalled.usages.get(data.usageId);
+      if (usage !== undefined) state.recalled.usages.set(data.usageId, { ...usage, reversed: true });
+      if (data.carry !== null && data.feature !== null) state.carries.set(data.feature, data.carry);
       break;
     }
     case 'credits_held': {
@@ -117,8 +114,9 @@ export function applyEvent(state: CustomerState, event: RecordedEvent): Customer
     case 'hold_released': {
       const data = event.data;
       const hold = state.holds.get(data.holdId);
-      if (hold === undefined || hold.status !== 'active') corrupt(event, `hold ${data.holdId} is not active`);
-      hold.status = data.reason;
+      if (hold === undefined) corrupt(event, `hold ${data.holdId} is not active`);
+      state.holds.delete(hold.holdId);
+      state.recalled.holds.set(hold.holdId, { ...hold, status: data.reason });
       account(state, data.currency, data.amount).held -= hold.amount;
       break;
     }
@@ -155,14 +153,12 @@ export function applyEvent(state: CustomerState, event: RecordedEvent): Customer
       subscriptionOf(state, event, event.data.subscriptionId).endsAtMs = Date.parse(event.data.endsAt);
       break;
     default: {
-      const unknown = event as { type: unknown; id: unknown };
-      throw new TallyError(
-        'unknown_event',
-        `event ${String(unknown.id)} has unknown type ${String(unknown.type)}`,
-        {
-          details: { eventId: unknown.id, type: unknown.type },
-        },
-      );
+      // `upcast` lets only known types through; an event built by hand may still get here.
+      const unknown: never = event;
+      const { id, type } = unknown as { id: unknown; type: unknown };
+      throw new TallyError('unknown_event', `event ${String(id)} has unknown type ${String(type)}`, {
+        details: { eventId: id, type },
+      });
     }
   }
   state.version += 1;
@@ -171,7 +167,8 @@ export function applyEvent(state: CustomerState, event: RecordedEvent): Customer
 }
 
 /**
- * Folds events into a fresh state (or a copy-free continuation of `from`, which it mutates).
+ * Folds events into a fresh state (or a copy-free continuation of `from`, which it mutates). A fold
+ * from the first event keeps every grant and hold that finished in `recalled`: the whole history.
  *
  * @example
  * const state = fold(events);
@@ -194,34 +191,40 @@ export function evolve(state: CustomerState, event: RecordedEvent): CustomerStat
   return applyEvent(cloneState(state), event);
 }
 
-function spend(state: CustomerState, event: RecordedEvent, grantId: string, amount: bigint): void {
-  const grant = grantOf(state, event, grantId);
+/** Takes `amount` off a grant; one spent down to nothing leaves play once it has become effective. */
+function spend(state: CustomerState, event: RecordedEvent, grant: GrantState, amount: bigint): void {
   grant.remaining -= amount;
-  if (grant.remaining < 0n) corrupt(event, `grant ${grantId} would go below zero`);
+  if (grant.remaining < 0n) corrupt(event, `grant ${grant.grantId} would go below zero`);
   if (grant.remaining === 0n && grant.effectiveAtMs <= Date.parse(event.at)) retire(state, grant);
 }
 
 /**
- * Takes a finished grant (spent, expired or voided) out of its account's live list, as `spendableGrants`
- * does at the next decision. Without it a replayed stream keeps every grant it ever made live, and
- * every later read and write walks and copies them all. A reversal puts the grant back.
+ * Moves a finished grant (spent, expired or voided) out of play into `recalled`: nothing but a
+ * reversal changes it again, so reads and writes need not walk or copy it.
  */
 function retire(state: CustomerState, grant: GrantState): void {
-  if (!grant.inLive) return;
-  const live = state.accounts.get(grant.currency)?.live;
-  const at = live === undefined ? -1 : live.indexOf(grant);
-  if (at < 0) return;
-  live!.splice(at, 1);
-  grant.inLive = false;
+  if (state.grants.get(grant.grantId) !== grant) {
+    state.recalled.grants.set(grant.grantId, grant);
+    return;
+  }
+  state.grants.delete(grant.grantId);
+  const live = state.accounts.get(grant.currency)!.live;
+  live.splice(live.indexOf(grant), 1);
+  state.recalled.grants.set(grant.grantId, grant);
 }
 
-/** The grant an event names, in the hot state (an archived one is put back: see `unarchive`). */
+/**
+ * The grant an event names, safe to change: in play, or recalled (as a copy, since a recalled grant
+ * may be shared with the state it was copied from).
+ */
 function grantOf(state: CustomerState, event: RecordedEvent, grantId: string): GrantState {
-  const hot = state.grants.get(grantId);
-  if (hot !== undefined) return hot;
-  const grant = findGrant(state, grantId);
-  if (grant === undefined) corrupt(event, `names grant ${grantId}, which was never granted`);
-  return unarchive(state, grant);
+  const inPlay = state.grants.get(grantId);
+  if (inPlay !== undefined) return inPlay;
+  const recalled = state.recalled.grants.get(grantId);
+  if (recalled === undefined) corrupt(event, `names grant ${grantId}, which this state does not hold`);
+  const copy = { ...recalled };
+  state.recalled.grants.set(grantId, copy);
+  return copy;
 }
 
 function subscriptionOf(state: CustomerState, event: RecordedEvent, subscriptionId: string) {

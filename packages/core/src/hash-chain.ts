@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { EventMetadata, NewEvent } from './event-store.js';
 import type { RecordedEvent } from './events.js';
-import { CURRENT_SCHEMA_VERSIONS } from './upcast.js';
+import { CURRENT_SCHEMA_VERSIONS } from './events.js';
 
 /** The hash before a stream's first event. */
 export const GENESIS_HASH = '0'.repeat(64);

@@ -1,5 +1,18 @@
-export { advance } from './advance.js';
-export type { Archive, ArchivedMap } from './archive.js';
+/**
+ * `@tally/core`: an event-sourced credit ledger. `createLedger` over a catalog (`defineCatalog`) and
+ * an `EventStore` is the whole API a service needs; the pure decider it is built on (`fold`, `decide`,
+ * `advance`…) is in `@tally/core/pure`, for those who build on it.
+ *
+ * @example
+ * import { createLedger, defineCatalog } from '@tally/core';
+ * import { memoryStore } from '@tally/store-memory';
+ *
+ * const ledger = createLedger({ catalog: defineCatalog(config), store: memoryStore() });
+ * await ledger.createCustomer({ customerId: 'cus_123' });
+ *
+ * @packageDocumentation
+ */
+
 export type {
   Catalog,
   CatalogInput,
@@ -12,42 +25,32 @@ export type {
   PlanGrantRule,
   PlanInput,
 } from './catalog.js';
+// The catalog
 export { defineCatalog } from './catalog.js';
-export { consumptionOrder } from './consumption-order.js';
-export type {
-  CancelSubscription,
-  CaptureHold,
-  ChangePlan,
-  CreateCustomer,
-  Grant,
-  Hold,
-  ReleaseHold,
-  ReverseUsage,
-  SetCreditLimit,
-  Subscribe,
-  TrackUsage,
-  VoidGrant,
-} from './decide/commands.js';
 export type { IdKind } from './decide/context.js';
 export type { CustomerResult } from './decide/customer.js';
 export type { GrantResult } from './decide/grant.js';
 export type { HoldResult } from './decide/hold.js';
-export { type Command, type DecideContext, type Decided, decide } from './decide/index.js';
 export type { SubscribeResult } from './decide/subscription.js';
 export type { ReversalResult, UsageResult } from './decide/usage.js';
-export { type EntryKind, type LedgerEntry, ledgerEntries } from './entries.js';
-export * from './errors.js';
+export type { EntryKind, LedgerEntry } from './entries.js';
+// Errors
+export { isTallyError, TALLY_ERROR_CODES, TallyError, type TallyErrorCode } from './errors.js';
+// Stores: what an adapter implements, and the events it keeps
 export * from './event-store.js';
 export type * from './events.js';
-export { EVENT_TYPES } from './events.js';
-export { applyEvent, evolve, fold } from './evolve.js';
-export type * from './ledger/api-types.js';
-export { type CheckResult, createLedger, type Ledger, type LedgerOptions } from './ledger/create-ledger.js';
+// The ledger
+export {
+  type CheckResult,
+  createLedger,
+  type Ledger,
+  type LedgerOptions,
+  type WriteMethods,
+} from './ledger/create-ledger.js';
+export type * from './ledger/inputs.js';
+export type { CheckInput, CurrencyReadInput, CustomerRef, ReadInput } from './ledger/read-inputs.js';
 export type { VerifyResult } from './ledger/verify.js';
 export { MAX_EVENTS_PER_APPEND } from './ledger/writer.js';
 export type { Rounding } from './money.js';
-export type { AccountState, CustomerInfo, GrantState, HoldState, SubscriptionState } from './state.js';
-export { type CustomerState, initialState } from './state.js';
 export type { Interval, TimeInput } from './time.js';
-export { CURRENT_SCHEMA_VERSIONS, upcast } from './upcast.js';
 export type { CreditAccount, GrantStatus, GrantView, HoldView, SubscriptionView } from './views.js';

@@ -91,31 +91,68 @@ export function decimalsOf(amount: string): number {
   return dot < 0 ? 0 : amount.length - dot - 1;
 }
 
+/**
+ * Toward +∞ rather than away from zero: a running total may dip below zero by what was charged ahead
+ * of it, and 'up' must still round it up (ceil), not away from zero. For the non-negative amounts most
+ * costs are, each is the usual rule.
+ */
 const DECIMAL_ROUNDING: Record<Rounding, Decimal.Rounding> = {
-  half_up: Decimal.ROUND_HALF_UP,
+  half_up: Decimal.ROUND_HALF_CEIL,
   half_even: Decimal.ROUND_HALF_EVEN,
-  up: Decimal.ROUND_UP,
-  down: Decimal.ROUND_DOWN,
+  up: Decimal.ROUND_CEIL,
+  down: Decimal.ROUND_FLOOR,
 };
 
 const Exact = Decimal.clone({ precision: 100 });
 
 /**
- * perUnit x quantity, rounded once to the currency's places by its rule, in minor units. Every usage
- * command computes one, and decimal.js is slow next to the rest of a write, so the few distinct
- * (price, quantity) pairs a real workload repeats are memoized, as `toMinor` does.
+ * What `quantity` units at `perUnit` charge, in minor units, when `carry` (whole units, a decimal
+ * string) of earlier exact cost is not charged yet: the exact cost plus the carry, rounded by the
+ * currency's rule (never below zero). Returns the exact cost and the new carry too, as plain
+ * decimal strings in whole units. With a carry of '0' and nothing carried on, this is per-call rounding. decimal.js is slow next
+ * to the rest of a write, so the few distinct (price, quantity, carry) triples a workload repeats are
+ * memoized, as `toMinor` does.
  */
-const costCache = new Map<string, bigint>();
-export function costMinor(perUnit: string, quantity: number, decimals: number, rounding: Rounding): bigint {
-  const key = `${perUnit} ${quantity} ${decimals} ${rounding}`;
-  const cached = costCache.get(key);
+export interface Charge {
+  readonly cost: bigint;
+  /** perUnit × quantity, unrounded. */
+  readonly exact: string;
+  /** carry + exact − cost, in whole units. */
+  readonly carry: string;
+}
+const chargeCache = new Map<string, Charge>();
+export function chargeMinor(
+  perUnit: string,
+  quantity: number,
+  carry: string,
+  decimals: number,
+  rounding: Rounding,
+): Charge {
+  const key = `${perUnit} ${quantity} ${carry} ${decimals} ${rounding}`;
+  const cached = chargeCache.get(key);
   if (cached !== undefined) return cached;
   const exact = new Exact(perUnit).times(new Exact(quantity));
-  const rounded = exact.toDecimalPlaces(decimals, DECIMAL_ROUNDING[rounding]);
-  const cost = BigInt(rounded.times(new Exact(10).pow(decimals)).toFixed(0));
-  if (costCache.size < MINOR_CACHE_LIMIT) costCache.set(key, cost);
-  return cost;
+  const total = exact.plus(carry);
+  // Never a negative charge: what was charged ahead waits for later usage to cover it.
+  const rounded = Exact.max(0, total.toDecimalPlaces(decimals, DECIMAL_ROUNDING[rounding]));
+  const charge: Charge = {
+    cost: BigInt(rounded.times(new Exact(10).pow(decimals)).toFixed(0)),
+    exact: exact.toFixed(),
+    carry: total.minus(rounded).toFixed(),
+  };
+  if (chargeCache.size < MINOR_CACHE_LIMIT) chargeCache.set(key, charge);
+  return charge;
 }
+
+/** `carry` minus what a reversed usage left in it (`exact` − `cost`, `cost` in minor units). */
+export function uncarry(carry: string, exact: string, costMinor: bigint, decimals: number): string {
+  const cost = new Exact(costMinor.toString()).dividedBy(new Exact(10).pow(decimals));
+  return new Exact(carry).minus(new Exact(exact).minus(cost)).toFixed();
+}
+
+/** perUnit × quantity rounded once by the currency's rule, in minor units: `chargeMinor` with no carry. */
+export const costMinor = (perUnit: string, quantity: number, decimals: number, rounding: Rounding): bigint =>
+  chargeMinor(perUnit, quantity, '0', decimals, rounding).cost;
 
 /** Validates a decimal-string rate that may be finer than the currency (a per-unit price). */
 export function parseRate(value: unknown, field: string): string {

@@ -1,11 +1,17 @@
-import { type Archive, copyArchive, emptyArchive, isFinishedGrant, isFinishedHold } from './archive.js';
 import type { PlanGrantRule } from './catalog.js';
-import type { GrantSource } from './events.js';
+import type { CreditsDeducted, GrantSource } from './events.js';
 import type { Interval } from './time.js';
 
 /**
- * What a customer's stream folds into. Internal and mutable on purpose: the fold is the hot path, so
- * it updates bigints in place instead of copying. Public reads hand out frozen views, never this.
+ * What a customer's stream folds into: only what can still change. Grants that are spent, expired or
+ * voided and holds that ended are history: `evolve` moves them to `recalled` as they finish, and the
+ * ledger clears that after each fold, so a state (and its snapshot) costs what is in play, not the
+ * length of the history. When an event or a command names such a grant or hold again (a reversal, a
+ * void of a spent grant), the ledger looks it up in the stream first and hands it in through
+ * `recalled` (see `recallNeeds`), as TigerBeetle prefetches every key before executing a batch.
+ *
+ * Mutable on purpose: the fold is the hot path, so it updates bigints in place instead of copying.
+ * Public reads hand out frozen views, never this.
  *
  * @example
  * const state: CustomerState = fold(events);
@@ -13,22 +19,49 @@ import type { Interval } from './time.js';
  */
 export interface CustomerState {
   customer: CustomerInfo | null;
-  /**
-   * Grants by id. A grant out of play may instead be in `archive`, which a long history fills; look a
-   * grant up with `findGrant`, not here alone.
-   */
+  /** Grants in play by id: each is in its account's `live` list. */
   readonly grants: Map<string, GrantState>;
   readonly accounts: Map<string, AccountState>;
+  /** Every subscription, ended ones too (a customer has few). */
   readonly subscriptions: Map<string, SubscriptionState>;
-  /** Holds by id; like grants, one out of play may be in `archive` instead (see `findHold`). */
+  /** Active holds by id. */
   readonly holds: Map<string, HoldState>;
-  readonly reversedUsages: Set<string>;
+  /**
+   * Per feature, the exact cost not yet charged (or charged ahead, if negative), in whole units of the
+   * feature's currency as a decimal string: usage is rounded on the running total, not per call.
+   */
+  readonly carries: Map<string, string>;
   /** Events folded so far: the stream version this state is at. */
   version: number;
   /** `at` of the last event folded ('' before the first): the stream's clock never runs backwards. */
   lastAt: string;
-  /** Grants and holds out of play, moved out of `grants` and `holds` (see `Archive`). */
-  archive: Archive;
+  /** History out of play that this state holds for the moment: see `Recalled`. */
+  readonly recalled: Recalled;
+}
+
+/**
+ * Grants, holds and usages out of play that a fold or a decision needs: those that finished during
+ * this fold, and those the ledger looked up in the stream because an event or a command names them.
+ * Never part of a snapshot; the ledger empties it after each fold. A fold of a whole stream leaves every
+ * finished grant and hold here, which is what the `grants` and `holds` views read.
+ */
+export interface Recalled {
+  readonly grants: Map<string, GrantState>;
+  readonly holds: Map<string, HoldState>;
+  /** Recorded usages by id, as a reversal needs them; only ever filled by a lookup. */
+  readonly usages: Map<string, UsageRecord>;
+}
+
+/**
+ * A recorded usage as a reversal needs it: what it took from which grants, and whether it was
+ * reversed already.
+ *
+ * @example
+ * const usage: UsageRecord = { deduction: deducted.data, reversed: false };
+ */
+export interface UsageRecord {
+  readonly deduction: CreditsDeducted['data'];
+  reversed: boolean;
 }
 
 /**
@@ -54,8 +87,8 @@ export interface CustomerInfo {
 export interface AccountState {
   readonly currency: string;
   readonly decimals: number;
-  /** Grants that may still hold credit or are not yet effective; pruned when spent (see `liveGrants`). */
-  live: GrantState[];
+  /** The grants in play of this currency: not yet effective, or holding credit. */
+  readonly live: GrantState[];
   /** Overdraft used, in minor units (>= 0). */
   debt: bigint;
   creditLimit: bigint;
@@ -67,7 +100,7 @@ export interface AccountState {
  * into a `GrantView`.
  *
  * @example
- * const open = [...fold(events).grants.values()].filter((g) => g.status === 'active' && g.remaining > 0n);
+ * const open = [...fold(events).grants.values()].filter((g) => g.remaining > 0n);
  */
 export interface GrantState {
   readonly grantId: string;
@@ -86,7 +119,6 @@ export interface GrantState {
   status: 'active' | 'expired' | 'voided';
   /** When it expired or was voided. */
   endedAt: string | null;
-  inLive: boolean;
 }
 
 /**
@@ -114,7 +146,7 @@ export interface SubscriptionState {
  * A hold in the state, its amount in bigint minor units; reads turn it into a `HoldView`.
  *
  * @example
- * const active = [...fold(events).holds.values()].filter((h) => h.status === 'active');
+ * const active = [...fold(events).holds.values()]; // the holds in play are the active ones
  */
 export interface HoldState {
   readonly holdId: string;
@@ -124,7 +156,7 @@ export interface HoldState {
   readonly quantity: number | null;
   readonly expiresAtMs: number;
   readonly createdAt: string;
-  status: 'active' | 'released' | 'expired' | 'captured';
+  readonly status: 'active' | 'released' | 'expired' | 'captured';
 }
 
 /**
@@ -140,88 +172,118 @@ export function initialState(): CustomerState {
     accounts: new Map(),
     subscriptions: new Map(),
     holds: new Map(),
-    reversedUsages: new Set(),
+    carries: new Map(),
     version: 0,
     lastAt: '',
-    archive: emptyArchive(true),
+    recalled: emptyRecalled(),
   };
 }
 
+const emptyRecalled = (): Recalled => ({ grants: new Map(), holds: new Map(), usages: new Map() });
+
 /**
  * A copy a command can be decided on and thrown away if the append fails. Only what can still change
- * is copied: grants outside the live lists and finished holds are shared, and the fold copies such a
- * grant before touching it (see `writableGrant`); the archive's frozen maps are shared too, so a long
- * history does not make every write slower.
+ * is copied; recalled history is shared, and the fold never changes a recalled entry in place (it
+ * replaces it), so a copy's changes never reach the original.
  */
 export function cloneState(state: CustomerState): CustomerState {
-  const grants = new Map(state.grants);
+  const grants = new Map<string, GrantState>();
+  for (const [id, grant] of state.grants) grants.set(id, { ...grant });
   const accounts = new Map<string, AccountState>();
   for (const [code, account] of state.accounts) {
-    const live = account.live.map((grant) => {
-      const copy = { ...grant };
-      grants.set(copy.grantId, copy);
-      return copy;
-    });
-    accounts.set(code, { ...account, live });
+    accounts.set(code, { ...account, live: account.live.map((grant) => grants.get(grant.grantId)!) });
   }
   const subscriptions = new Map<string, SubscriptionState>();
   for (const [id, sub] of state.subscriptions) subscriptions.set(id, { ...sub });
-  const holds = new Map(state.holds);
-  for (const [id, hold] of holds) if (hold.status === 'active') holds.set(id, { ...hold });
+  const usages = new Map<string, UsageRecord>();
+  for (const [id, usage] of state.recalled.usages) usages.set(id, { ...usage });
   return {
     customer: state.customer,
     grants,
     accounts,
     subscriptions,
-    holds,
-    reversedUsages: new Set(state.reversedUsages),
+    // Holds never change in place: a release replaces the entry.
+    holds: new Map(state.holds),
+    carries: new Map(state.carries),
     version: state.version,
     lastAt: state.lastAt,
-    archive: copyArchive(state.archive),
+    recalled: {
+      grants: new Map(state.recalled.grants),
+      holds: new Map(state.recalled.holds),
+      usages,
+    },
   };
 }
 
-/** The grant, safe to change: one outside the live lists may be shared with a clone, so copy it first. */
-export function writableGrant(state: CustomerState, grant: GrantState): GrantState {
-  if (grant.inLive) return grant;
-  const copy = { ...grant };
-  state.grants.set(copy.grantId, copy);
-  return copy;
+/** Lets go of recalled history, in place: what the ledger keeps between calls is only what is in play. */
+export function forgetRecalled(state: CustomerState): CustomerState {
+  state.recalled.grants.clear();
+  state.recalled.holds.clear();
+  state.recalled.usages.clear();
+  return state;
 }
 
 /**
- * Shape version of `toSnapshotState`'s output; bump it when the state shape changes (a snapshot of
- * another version is ignored and the stream replayed). 2: grants and holds out of play left out.
+ * Copies recalled entries from `source` (a state of the same stream at the same version that holds
+ * them, such as the fold of the whole stream) into `state`, for the ids asked for that `state` lacks.
+ * Ids `source` does not know either are left out: the decision or fold then finds them unknown.
  */
-export const STATE_SCHEMA_VERSION = 2;
+export function recall(
+  state: CustomerState,
+  source: CustomerState,
+  ids: { readonly grants?: Iterable<string>; readonly holds?: Iterable<string> },
+): void {
+  for (const id of ids.grants ?? []) {
+    if (state.grants.has(id) || state.recalled.grants.has(id)) continue;
+    const found = source.recalled.grants.get(id);
+    if (found !== undefined) state.recalled.grants.set(id, found);
+  }
+  for (const id of ids.holds ?? []) {
+    if (state.holds.has(id) || state.recalled.holds.has(id)) continue;
+    const found = source.recalled.holds.get(id);
+    if (found !== undefined) state.recalled.holds.set(id, found);
+  }
+}
 
 /**
- * Snapshot shapes `fromSnapshotState` reads: version 1 differs only in holding every grant and hold
- * (no `archiveComplete`), so a store's old snapshots keep serving cold reads after an upgrade.
+ * Shape version of `toSnapshotState`'s output; bump it when the state shape changes. A snapshot is a
+ * cache: one of another version is ignored and the stream replayed (the next snapshot replaces it),
+ * never migrated. 3: only what is in play, and per-feature carries.
  */
-export const READABLE_STATE_SCHEMA_VERSIONS: ReadonlySet<number> = new Set([1, STATE_SCHEMA_VERSION]);
+export const STATE_SCHEMA_VERSION = 3;
 
-/**
- * The state as JSON-safe data (bigints as strings, Infinity as null) for snapshot storage. Grants and
- * holds out of play are left out, so its size follows what is in play, not the length of the history;
- * a state loaded from it knows its archive is incomplete and asks for the stream when it needs one.
- */
+interface SnapshotShape {
+  customer: CustomerInfo | null;
+  grants: (Omit<GrantState, 'amount' | 'remaining' | 'expiresAtMs'> & {
+    amount: string;
+    remaining: string;
+    expiresAtMs: number | null;
+  })[];
+  accounts: {
+    currency: string;
+    decimals: number;
+    live: string[];
+    debt: string;
+    creditLimit: string;
+    held: string;
+  }[];
+  subscriptions: (Omit<SubscriptionState, 'endsAtMs'> & { endsAtMs: number | null })[];
+  holds: (Omit<HoldState, 'amount' | 'expiresAtMs'> & { amount: string; expiresAtMs: number | null })[];
+  carries: [string, string][];
+  version: number;
+  lastAt: string;
+}
+
+/** The state in play as JSON-safe data (bigints as strings, Infinity as null), for snapshot storage. */
 export function toSnapshotState(state: CustomerState): unknown {
-  const grants = [...state.grants.values()].filter((g) => !isFinishedGrant(g));
-  const holds = [...state.holds.values()].filter((h) => !isFinishedHold(h));
-  const { grants: oldGrants, holds: oldHolds } = state.archive;
-  const archived =
-    oldGrants.frozen.size + oldGrants.recent.size + oldHolds.frozen.size + oldHolds.recent.size;
-  const leftOut = archived + state.grants.size - grants.length + state.holds.size - holds.length;
   const shape: SnapshotShape = {
     customer: state.customer,
-    grants: grants.map((g) => ({
+    grants: [...state.grants.values()].map((g) => ({
       ...g,
       amount: g.amount.toString(),
       remaining: g.remaining.toString(),
       expiresAtMs: finiteOrNull(g.expiresAtMs),
     })),
-    archiveComplete: state.archive.complete && leftOut === 0,
     accounts: [...state.accounts.values()].map((a) => ({
       currency: a.currency,
       decimals: a.decimals,
@@ -234,52 +296,23 @@ export function toSnapshotState(state: CustomerState): unknown {
       ...s,
       endsAtMs: finiteOrNull(s.endsAtMs),
     })),
-    holds: holds.map((h) => ({
+    holds: [...state.holds.values()].map((h) => ({
       ...h,
       amount: h.amount.toString(),
       expiresAtMs: finiteOrNull(h.expiresAtMs),
     })),
-    reversedUsages: [...state.reversedUsages],
+    carries: [...state.carries],
     version: state.version,
     lastAt: state.lastAt,
   };
   return shape;
 }
 
-interface SnapshotShape {
-  customer: CustomerInfo | null;
-  /** The grants in play (see `isFinishedGrant`), in the order of `CustomerState.grants`. */
-  grants: (Omit<GrantState, 'amount' | 'remaining' | 'expiresAtMs'> & {
-    amount: string;
-    remaining: string;
-    expiresAtMs: number | null;
-  })[];
-  /**
-   * True if nothing was left out: the loaded state's (empty) archive is then complete. Absent from
-   * version 1, which held every grant and hold.
-   */
-  archiveComplete?: boolean;
-  accounts: {
-    currency: string;
-    decimals: number;
-    live: string[];
-    debt: string;
-    creditLimit: string;
-    held: string;
-  }[];
-  subscriptions: (Omit<SubscriptionState, 'endsAtMs'> & { endsAtMs: number | null })[];
-  /** The holds in play (see `isFinishedHold`). */
-  holds: (Omit<HoldState, 'amount' | 'expiresAtMs'> & { amount: string; expiresAtMs: number | null })[];
-  reversedUsages: string[];
-  version: number;
-  lastAt: string;
-}
-
+/** The state a snapshot of `STATE_SCHEMA_VERSION` holds. */
 export function fromSnapshotState(data: unknown): CustomerState {
   const shape = data as SnapshotShape;
   const state = initialState();
   state.customer = shape.customer;
-  state.archive = emptyArchive(shape.archiveComplete ?? true);
   for (const g of shape.grants) {
     state.grants.set(g.grantId, {
       ...g,
@@ -308,7 +341,7 @@ export function fromSnapshotState(data: unknown): CustomerState {
       expiresAtMs: h.expiresAtMs ?? Number.POSITIVE_INFINITY,
     });
   }
-  for (const id of shape.reversedUsages) state.reversedUsages.add(id);
+  for (const [feature, carry] of shape.carries) state.carries.set(feature, carry);
   state.version = shape.version;
   state.lastAt = shape.lastAt;
   return state;

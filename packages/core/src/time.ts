@@ -27,25 +27,52 @@ export type Interval = 'day' | 'week' | 'month' | 'year';
 const MAX_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 const MIN_MS = Date.UTC(1970, 0, 1);
 
-/** Parses an API time into epoch milliseconds. */
-export function parseTime(value: unknown, field: string): number {
+const ISO_PATTERN = /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2}))?$/;
+const ISO_WITHOUT_OFFSET = /^\d{4}-\d{2}-\d{2}T[\d:.]+$/;
+
+/**
+ * What is wrong with a time the API was given, or null if it is one: a `Date`, or an ISO-8601 string
+ * with an offset or as a bare date, between 1970 and 9999. The message leaves the field's name out.
+ */
+export function timeProblem(value: unknown): string | null {
   let ms: number;
   if (value instanceof Date) ms = value.getTime();
-  else if (typeof value === 'string' && /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2}))?$/.test(value)) {
-    ms = Date.parse(value);
-  } else {
-    throw new TallyError(
-      'invalid_time',
-      `${field} must be a Date or an ISO-8601 string, got ${quote(value)}`,
-      {
-        field,
-      },
-    );
+  else if (typeof value === 'string' && ISO_PATTERN.test(value)) ms = Date.parse(value);
+  else if (typeof value === 'string' && ISO_WITHOUT_OFFSET.test(value)) {
+    return `has no offset: ${quote(value)} could be any zone; add Z for UTC or an offset such as +02:00`;
+  } else
+    return `must be a Date or an ISO-8601 string with an offset (e.g. 2025-01-31T10:00:00Z), got ${quote(value)}`;
+  if (!Number.isFinite(ms))
+    return `is not a valid instant: ${quote(value instanceof Date ? 'Invalid Date' : value)}`;
+  if (ms < MIN_MS || ms > MAX_MS) return 'is not an instant between 1970 and 9999';
+  return null;
+}
+
+/**
+ * Date.parse rolls impossible days over ('2025-02-30' is 2 March): a caller who wrote one meant
+ * something else, so it is refused rather than read as another day.
+ */
+export function calendarProblem(value: string): string | null {
+  const [year, month, day] = [value.slice(0, 4), value.slice(5, 7), value.slice(8, 10)].map(Number) as [
+    number,
+    number,
+    number,
+  ];
+  if (month < 1 || month > 12 || day < 1 || day > new Date(Date.UTC(year, month, 0)).getUTCDate()) {
+    return `is not a calendar date: ${quote(value)}`;
   }
-  if (!Number.isFinite(ms) || ms < MIN_MS || ms > MAX_MS) {
-    throw new TallyError('invalid_time', `${field} is not a valid instant between 1970 and 9999`, { field });
-  }
-  return ms;
+  return null;
+}
+
+/** A time that passed `timeProblem`, in epoch milliseconds. */
+export const toMs = (value: string | Date): number =>
+  value instanceof Date ? value.getTime() : Date.parse(value);
+
+/** Parses an API time into epoch milliseconds, refusing it with `invalid_time` naming `field`. */
+export function parseTime(value: unknown, field: string): number {
+  const problem = timeProblem(value) ?? (typeof value === 'string' ? calendarProblem(value) : null);
+  if (problem !== null) throw new TallyError('invalid_time', `${field} ${problem}`, { field });
+  return toMs(value as string | Date);
 }
 
 export const iso = (ms: number): string => new Date(ms).toISOString();

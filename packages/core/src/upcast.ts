@@ -1,32 +1,13 @@
 import { TallyError } from './errors.js';
 import type { NewEvent, StoredEvent } from './event-store.js';
-import { EVENT_TYPES, type RecordedEvent, type TallyEventType } from './events.js';
+import { CURRENT_SCHEMA_VERSIONS, EVENT_TYPES, type RecordedEvent, type TallyEventType } from './events.js';
 import { decimalsOf, formatAmount } from './money.js';
 
 /**
  * Events are stored forever, so their shapes outlive the code that wrote them. Each type has a current
- * schema version; an event written at an older version is upcast step by step on read, and one from a
- * newer version (written by newer code) is refused rather than misread.
- *
- * @example
- * const version = CURRENT_SCHEMA_VERSIONS.credits_deducted; // 2: a v1 deduction is upcast on read
+ * schema version (`CURRENT_SCHEMA_VERSIONS`); an event written at an older version is upcast step by
+ * step on read, never rewritten.
  */
-export const CURRENT_SCHEMA_VERSIONS: Readonly<Record<TallyEventType, number>> = {
-  customer_created: 1,
-  subscription_activated: 1,
-  subscription_renewed: 1,
-  subscription_canceled: 1,
-  credits_granted: 1,
-  // v1 predates overdraft and holds: it had no `debt`, `holdId` or `metadata`.
-  credits_deducted: 2,
-  grant_expired: 1,
-  grant_voided: 1,
-  usage_reversed: 1,
-  credits_held: 1,
-  hold_released: 1,
-  credit_limit_set: 1,
-  debt_settled: 1,
-};
 
 type Data = Readonly<Record<string, unknown>>;
 type Upcaster = (data: Data) => Data;
@@ -40,6 +21,11 @@ const UPCASTERS: Partial<Record<TallyEventType, Record<number, Upcaster>>> = {
       holdId: null,
       metadata: {},
     }),
+    // Rounded on its own: the cost charged is all there was, and nothing carries.
+    2: (data) => ({ ...data, exactCost: data.cost, carry: null }),
+  },
+  usage_reversed: {
+    1: (data) => ({ ...data, feature: null, carry: null }),
   },
 };
 
@@ -60,7 +46,7 @@ export function upcast(event: StoredEvent | NewEvent): RecordedEvent {
     );
   }
   const type = event.type as TallyEventType;
-  const current = CURRENT_SCHEMA_VERSIONS[type];
+  const current: number = CURRENT_SCHEMA_VERSIONS[type];
   let version = event.schemaVersion;
   if (!Number.isInteger(version) || version < 1 || version > current) {
     throw new TallyError(

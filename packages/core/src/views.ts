@@ -1,4 +1,3 @@
-import { allGrants, allHolds } from './archive.js';
 import type { GrantSource } from './events.js';
 import { formatAmount } from './money.js';
 import type { AccountState, CustomerState, GrantState, HoldState, SubscriptionState } from './state.js';
@@ -97,12 +96,7 @@ export interface SubscriptionView {
 
 /** Sums what an account holds at `atMs`. The state must already be advanced to `atMs`. */
 export function accountView(account: AccountState, atMs: number): CreditAccount {
-  let credit = 0n;
-  for (const grant of account.live) {
-    if (grant.status === 'active' && grant.effectiveAtMs <= atMs && grant.expiresAtMs > atMs)
-      credit += grant.remaining;
-  }
-  const balance = credit - account.debt;
+  const { balance } = accountFigures(account, atMs);
   const d = account.decimals;
   return {
     currency: account.currency,
@@ -117,9 +111,9 @@ export function accountView(account: AccountState, atMs: number): CreditAccount 
 /** Minor-unit figures of an account at `atMs`, for decisions. */
 export function accountFigures(account: AccountState, atMs: number): { balance: bigint; spendable: bigint } {
   let credit = 0n;
+  // Every grant in play is active: those that end leave play (see `evolve`).
   for (const grant of account.live) {
-    if (grant.status === 'active' && grant.effectiveAtMs <= atMs && grant.expiresAtMs > atMs)
-      credit += grant.remaining;
+    if (grant.effectiveAtMs <= atMs && grant.expiresAtMs > atMs) credit += grant.remaining;
   }
   const balance = credit - account.debt;
   return { balance, spendable: balance - account.held + account.creditLimit };
@@ -175,16 +169,16 @@ export function subscriptionView(sub: SubscriptionState, atMs: number): Subscrip
   };
 }
 
-/** All holds, oldest first, archived ones included: the state's archive must be complete. */
+/** All holds, oldest first, of a state folded from the whole stream (finished ones are recalled). */
 export function holdsOf(state: CustomerState): HoldState[] {
-  return allHolds(state).sort(
+  return [...state.holds.values(), ...state.recalled.holds.values()].sort(
     (a, b) => Date.parse(a.createdAt) - Date.parse(b.createdAt) || (a.holdId < b.holdId ? -1 : 1),
   );
 }
 
-/** All grants of a currency, oldest first, archived ones included: the state's archive must be complete. */
+/** All grants of a currency, oldest first, of a state folded from the whole stream. */
 export function grantsOf(state: CustomerState, currency: string): GrantState[] {
-  return allGrants(state)
+  return [...state.grants.values(), ...state.recalled.grants.values()]
     .filter((g) => g.currency === currency)
     .sort((a, b) => a.effectiveAtMs - b.effectiveAtMs || (a.grantId < b.grantId ? -1 : 1));
 }

@@ -7,11 +7,12 @@ const catalog = defineCatalog({
   features: [{ key: 'call', cost: { currency: 'credits', perUnit: '1' } }],
   plans: [
     { id: 'daily', interval: 'day', grants: [{ currency: 'credits', amount: '10' }] },
-    {
-      id: 'wide',
-      interval: 'month',
+    // Sixty plans of the most grant rules a plan may have: a customer runs each plan at most once.
+    ...Array.from({ length: 60 }, (_, n) => ({
+      id: `wide_${n}`,
+      interval: 'month' as const,
       grants: Array.from({ length: 100 }, (_, i) => ({ currency: 'credits', amount: '1', priority: i })),
-    },
+    })),
   ],
 });
 
@@ -77,7 +78,7 @@ describe('appends stay within what every store takes', () => {
     const ledger = createLedger({ catalog, store, clock: clock.now });
     await ledger.createCustomer({ customerId: 'cus_1' });
     const subscribed = await Promise.all(
-      Array.from({ length: 60 }, () => ledger.subscribe({ customerId: 'cus_1', planId: 'wide' })),
+      Array.from({ length: 60 }, (_, n) => ledger.subscribe({ customerId: 'cus_1', planId: `wide_${n}` })),
     );
     expect(new Set(subscribed.map((s) => s.subscriptionId)).size).toBe(60);
     expect(subscribed.every((s) => s.grantIds.length === 100)).toBe(true);

@@ -22,6 +22,7 @@ describe('defineCatalog', () => {
       key: 'ai-generation',
       currency: 'credits',
       perUnit: '10',
+      roundOn: 'running_total',
     });
     expect(c.plans.get('free')).toEqual({
       id: 'free',

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { consumptionOrder } from '../src/index.js';
+import { consumptionOrder } from '../src/pure.js';
 import type { GrantState } from '../src/state.js';
 import { balanceOf, customerWith, DAY, expectRefused, grantState, iso, setup, T0 } from './support.js';
 

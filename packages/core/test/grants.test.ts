@@ -181,7 +181,7 @@ describe('voidGrant', () => {
     expect(await s.ledger.entries({ customerId: 'cus_1', currency: 'credits', at: iso(T0 + 1) })).toEqual([]);
   });
 
-  test('voiding twice, an unknown grant, or an expired grant is refused and writes nothing', async () => {
+  test('voiding twice or an expired grant is grant_not_active, an unknown grant unknown_grant; none writes', async () => {
     const s = setup();
     await customerWith(s);
     const { grantId } = await s.ledger.grant({ customerId: 'cus_1', currency: 'credits', amount: '5' });
@@ -195,7 +195,7 @@ describe('voidGrant', () => {
     await expectRefused(
       s.store,
       () => s.ledger.voidGrant({ customerId: 'cus_1', grantId }),
-      'unknown_grant',
+      'grant_not_active',
       'grantId',
     );
     await expectRefused(
@@ -208,7 +208,7 @@ describe('voidGrant', () => {
     await expectRefused(
       s.store,
       () => s.ledger.voidGrant({ customerId: 'cus_1', grantId: expiring.grantId }),
-      'unknown_grant',
+      'grant_not_active',
       'grantId',
     );
   });

@@ -6,15 +6,9 @@ import {
   sequenceCatalog,
   sequenceClock,
 } from '../../../test/support/command-sequences.js';
-import {
-  type CustomerState,
-  consumptionOrder,
-  createLedger,
-  evolve,
-  fold,
-  initialState,
-} from '../src/index.js';
+import { createLedger } from '../src/index.js';
 import { costMinor, formatAmount, parseAmount, type Rounding } from '../src/money.js';
+import { type CustomerState, consumptionOrder, evolve, fold, initialState } from '../src/pure.js';
 import { cycleAt, cycleStart } from '../src/time.js';
 import { grantState, memoryStore, sequenceStreams } from './support.js';
 

@@ -16,8 +16,8 @@ import {
   type StoredEvent,
   TallyError,
   type TallyErrorCode,
-  upcast,
 } from '../src/index.js';
+import { upcast } from '../src/pure.js';
 import type { GrantState } from '../src/state.js';
 
 export { memoryStore };
@@ -178,7 +178,6 @@ export function grantState(fields: Pick<GrantState, 'grantId'> & Partial<GrantSt
     metadata: {},
     status: 'active',
     endedAt: null,
-    inLive: true,
     ...fields,
   };
 }

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { CURRENT_SCHEMA_VERSIONS, createLedger, type NewEvent, upcast } from '../src/index.js';
+import { createLedger, type NewEvent } from '../src/index.js';
+import { CURRENT_SCHEMA_VERSIONS, upcast } from '../src/pure.js';
 import { catalog, expectTallyError, iso, memoryStore, T0, TestClock } from './support.js';
 
 /** A credits_deducted as the first release wrote it: no debt, holdId or metadata. */
@@ -33,15 +34,36 @@ async function streamWithV1Deduction() {
 }
 
 describe('upcast', () => {
-  test('credits_deducted v1 gains debt 0, holdId null and empty metadata', () => {
-    expect(CURRENT_SCHEMA_VERSIONS.credits_deducted).toBe(2);
+  test('credits_deducted v1 gains debt 0, holdId null and empty metadata, then its cost as exact and no carry', () => {
+    expect(CURRENT_SCHEMA_VERSIONS.credits_deducted).toBe(3);
     const event = upcast(v1Deduction('grant_1'));
     expect(event).toEqual({
       type: 'credits_deducted',
       id: 'evt_v1',
       at: iso(T0 + 1000),
-      data: { ...v1Deduction('grant_1').data, debt: '0', holdId: null, metadata: {} },
+      data: {
+        ...v1Deduction('grant_1').data,
+        debt: '0',
+        holdId: null,
+        metadata: {},
+        exactCost: '10',
+        carry: null,
+      },
     });
+  });
+
+  test('usage_reversed v1 gains no feature and no carry', () => {
+    expect(CURRENT_SCHEMA_VERSIONS.usage_reversed).toBe(2);
+    const data = {
+      usageId: 'u',
+      currency: 'credits',
+      restored: [],
+      debtCleared: '0',
+      forfeited: '0',
+      reason: '',
+    };
+    const event = upcast({ ...v1Deduction('g'), type: 'usage_reversed', data });
+    expect(event.data).toEqual({ ...data, feature: null, carry: null });
   });
 
   test('the debt of an upcast deduction keeps the currency places of its cost', () => {
@@ -83,7 +105,7 @@ describe('upcast', () => {
     expect(error.details).toMatchObject({ eventId: 'evt_v1', type: 'credits_teleported' });
   });
 
-  test.each([3, 0, 1.5])(
+  test.each([4, 0, 1.5])(
     'schema version %s of credits_deducted is unknown_event, never misread',
     async (v) => {
       await expectTallyError(() => upcast({ ...v1Deduction('g'), schemaVersion: v }), 'unknown_event');
@@ -97,7 +119,7 @@ describe('upcast', () => {
     await ledger.createCustomer({ customerId: 'cus_1' });
     const { grantId } = await ledger.grant({ customerId: 'cus_1', currency: 'credits', amount: '100' });
     const [first] = await store.readAll();
-    await store.append(first!.streamId, [{ ...v1Deduction(grantId), schemaVersion: 3 }], {
+    await store.append(first!.streamId, [{ ...v1Deduction(grantId), schemaVersion: 4 }], {
       expectedVersion: 2,
     });
     const fresh = createLedger({ catalog, store, clock: clock.now });

@@ -17,6 +17,7 @@ describe('trackUsage', () => {
       quantity: 2,
       currency: 'credits',
       cost: '20',
+      exactCost: '20',
       allocations: [{ grantId: sub!.grantIds[0], amount: '20' }],
       debt: '0',
       account: {

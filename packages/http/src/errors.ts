@@ -64,6 +64,8 @@ const STATUS: Record<HttpErrorCode, number> = {
   unknown_hold: 404,
   // The request conflicts with the current state or with an earlier request.
   customer_exists: 409,
+  already_subscribed: 409,
+  grant_not_active: 409,
   subscription_inactive: 409,
   usage_already_reversed: 409,
   hold_not_active: 409,
@@ -77,6 +79,8 @@ const STATUS: Record<HttpErrorCode, number> = {
   unknown_event: 500,
   corrupt_stream: 500,
   store_error: 500,
+  // The ledger behind the handler was closed: the service is shutting down.
+  ledger_closed: 503,
   internal_error: 500,
 };
 

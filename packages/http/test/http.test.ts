@@ -78,7 +78,7 @@ describe('the quickstart over HTTP', () => {
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
       currencies: [{ code: 'credits', decimals: 0, rounding: 'half_up' }],
-      features: [{ key: 'ai-generation', currency: 'credits', perUnit: '10' }],
+      features: [{ key: 'ai-generation', currency: 'credits', perUnit: '10', roundOn: 'running_total' }],
       plans: [
         {
           id: 'free',

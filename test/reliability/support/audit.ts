@@ -1,11 +1,5 @@
-import {
-  type EventStore,
-  type Ledger,
-  type RecordedEvent,
-  type StoredEvent,
-  TallyError,
-  upcast,
-} from '@tally/core';
+import { type EventStore, type Ledger, type RecordedEvent, type StoredEvent, TallyError } from '@tally/core';
+import { upcast } from '@tally/core/pure';
 
 /**
  * Independent checks of what a store holds. The fold here is written from the event definitions, not

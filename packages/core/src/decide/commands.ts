@@ -1,197 +1,118 @@
-import type { CreditsDeducted } from '../events.js';
+import type { CommandOf } from './command.js';
+import { createCustomer, setCreditLimit } from './customer.js';
+import { grant, voidGrant } from './grant.js';
+import { captureHold, hold, releaseHold } from './hold.js';
+import { cancelSubscription, changePlan, subscribe } from './subscription.js';
+import { reverseUsage, trackUsage } from './usage.js';
 
 /**
- * Commands as `decide` receives them: already validated for shape (types, ranges, formats) by the
- * ledger's input layer, so deciding only checks the rules that depend on state and catalog.
+ * Every command the ledger takes, by the name of its method. The `Ledger`'s write methods, their input
+ * and result types, the writer's dispatch and the HTTP bodies are all made from this list; the doc
+ * comment of each entry is its method's.
+ */
+export const commands = {
+  /**
+   * Creates a customer, the owner of one credit account per currency. Refused with `customer_exists`
+   * if the id is taken.
+   *
+   * @example await ledger.createCustomer({ customerId: 'cus_123' })
+   */
+  createCustomer,
+  /**
+   * Activates a plan and grants its credits for the first cycle; every cycle boundary grants again.
+   * Refused with `unknown_plan`, or `already_subscribed` if the plan already runs for the customer.
+   *
+   * @example await ledger.subscribe({ customerId: 'cus_123', planId: 'free' })
+   */
+  subscribe,
+  /**
+   * Stops a subscription's renewals, now or at the end of the current cycle. Refused with
+   * `unknown_subscription` or `subscription_inactive`.
+   *
+   * @example await ledger.cancelSubscription({ customerId: 'cus_123', at: 'cycle_end' })
+   */
+  cancelSubscription,
+  /**
+   * Ends the current subscription now (its unused cycle credits expire) and activates another plan.
+   *
+   * @example await ledger.changePlan({ customerId: 'cus_123', planId: 'pro' })
+   */
+  changePlan,
+  /**
+   * Adds credit from outside a plan: a top-up, a promotion, a manual grant. Refused with
+   * `unknown_currency`, `invalid_amount` or `invalid_time`.
+   *
+   * @example await ledger.grant({ customerId: 'cus_123', currency: 'credits', amount: '500', source: 'top_up' })
+   */
+  grant,
+  /**
+   * Takes back what is left of a grant. Refused with `unknown_grant`, or `grant_not_active` if it has
+   * expired or was voided.
+   *
+   * @example await ledger.voidGrant({ customerId: 'cus_123', grantId, reason: 'chargeback' })
+   */
+  voidGrant,
+  /**
+   * Charges a feature's usage to the customer's grants in consumption order. Refused whole with
+   * `insufficient_credits` when the account cannot cover it; `unknown_feature`, `invalid_quantity`.
+   *
+   * @example await ledger.trackUsage({ customerId: 'cus_123', feature: 'ai-generation', quantity: 1 })
+   */
+  trackUsage,
+  /**
+   * Gives a usage back to the grants it came from (a grant that has ended since forfeits its share).
+   * Refused with `unknown_usage` or `usage_already_reversed`.
+   *
+   * @example await ledger.reverseUsage({ customerId: 'cus_123', usageId, reason: 'failed job' })
+   */
+  reverseUsage,
+  /**
+   * Reserves the cost of a feature, or an amount, before the work runs. Refused like a usage with
+   * `insufficient_credits`.
+   *
+   * @example const { holdId } = await ledger.hold({ customerId: 'cus_123', feature: 'ai-generation', quantity: 3 })
+   */
+  hold,
+  /**
+   * Ends a hold and charges the actual cost. Refused with `unknown_hold`, `hold_not_active` or
+   * `insufficient_credits`.
+   *
+   * @example await ledger.captureHold({ customerId: 'cus_123', holdId, quantity: 2 })
+   */
+  captureHold,
+  /**
+   * Frees a hold without charging it. Refused with `unknown_hold` or `hold_not_active`.
+   *
+   * @example await ledger.releaseHold({ customerId: 'cus_123', holdId })
+   */
+  releaseHold,
+  /**
+   * Lets the balance of a currency go down to minus `limit` (overdraft).
+   *
+   * @example await ledger.setCreditLimit({ customerId: 'cus_123', currency: 'credits', limit: '50' })
+   */
+  setCreditLimit,
+};
+
+/** The commands, by name: see `commands`. */
+export type Commands = typeof commands;
+
+/**
+ * The name of a command, which is also its ledger method's.
  *
  * @example
- * const command: Command = { type: 'setCreditLimit', currency: 'credits', limit: '50' };
+ * const name: CommandName = 'trackUsage';
+ */
+export type CommandName = keyof Commands;
+
+/**
+ * Commands as `decide` receives them: validated input (defaults not filled, times in epoch
+ * milliseconds), tagged with the command's name.
+ *
+ * @example
+ * const command: Command = { type: 'setCreditLimit', customerId: 'cus_123', currency: 'credits', limit: '50' };
  * const decided = decide(state, command, context);
  */
-export type Command =
-  | CreateCustomer
-  | Subscribe
-  | CancelSubscription
-  | ChangePlan
-  | Grant
-  | VoidGrant
-  | TrackUsage
-  | ReverseUsage
-  | Hold
-  | CaptureHold
-  | ReleaseHold
-  | SetCreditLimit;
-
-/**
- * The command behind `ledger.createCustomer`, defaults filled in. Refused if the customer exists.
- *
- * @example
- * const command: CreateCustomer = {
- *   type: 'createCustomer', customerId: 'cus_123', externalId: null, metadata: {},
- * };
- */
-export interface CreateCustomer {
-  readonly type: 'createCustomer';
-  readonly customerId: string;
-  readonly externalId: string | null;
-  readonly metadata: Readonly<Record<string, string>>;
-}
-
-/**
- * The command behind `ledger.subscribe`: activates a plan now and grants its first cycle's credits.
- *
- * @example
- * const command: Subscribe = { type: 'subscribe', planId: 'pro' };
- */
-export interface Subscribe {
-  readonly type: 'subscribe';
-  readonly planId: string;
-}
-
-/**
- * The command behind `ledger.cancelSubscription`; a null `subscriptionId` means the customer's only
- * active subscription.
- *
- * @example
- * const command: CancelSubscription = {
- *   type: 'cancelSubscription', subscriptionId: null, at: 'cycle_end', expireCredits: false,
- * };
- */
-export interface CancelSubscription {
-  readonly type: 'cancelSubscription';
-  readonly subscriptionId: string | null;
-  readonly at: 'now' | 'cycle_end';
-  readonly expireCredits: boolean;
-}
-
-/**
- * The command behind `ledger.changePlan`: cancels the current subscription now, expiring its plan
- * credits, and activates `planId`.
- *
- * @example
- * const command: ChangePlan = { type: 'changePlan', planId: 'pro', subscriptionId: null };
- */
-export interface ChangePlan {
-  readonly type: 'changePlan';
-  readonly planId: string;
-  readonly subscriptionId: string | null;
-}
-
-/**
- * The command behind `ledger.grant`, defaults filled in and times in epoch milliseconds (null: now for
- * `effectiveAtMs`, never for `expiresAtMs`).
- *
- * @example
- * const command: Grant = {
- *   type: 'grant', currency: 'credits', amount: '500', priority: 50, source: 'top_up',
- *   effectiveAtMs: null, expiresAtMs: null, metadata: {},
- * };
- */
-export interface Grant {
-  readonly type: 'grant';
-  readonly currency: string;
-  readonly amount: string;
-  readonly priority: number;
-  readonly source: 'top_up' | 'promotion' | 'manual';
-  readonly effectiveAtMs: number | null;
-  readonly expiresAtMs: number | null;
-  readonly metadata: Readonly<Record<string, string>>;
-}
-
-/**
- * The command behind `ledger.voidGrant`: takes back what is left of a grant.
- *
- * @example
- * const command: VoidGrant = { type: 'voidGrant', grantId, reason: 'chargeback' };
- */
-export interface VoidGrant {
-  readonly type: 'voidGrant';
-  readonly grantId: string;
-  readonly reason: string;
-}
-
-/**
- * The command behind `ledger.trackUsage`: deducts the catalog cost of `quantity` units of `feature`.
- *
- * @example
- * const command: TrackUsage = { type: 'trackUsage', feature: 'ai-generation', quantity: 1, metadata: {} };
- */
-export interface TrackUsage {
-  readonly type: 'trackUsage';
-  readonly feature: string;
-  readonly quantity: number;
-  readonly metadata: Readonly<Record<string, string>>;
-}
-
-/**
- * The command behind `ledger.reverseUsage`. The ledger finds the deduction in the stream and passes it
- * in `usage`, so deciding needs no store.
- *
- * @example
- * const command: ReverseUsage = {
- *   type: 'reverseUsage', usageId: deducted.data.usageId, reason: 'job failed', usage: deducted.data,
- * };
- */
-export interface ReverseUsage {
-  readonly type: 'reverseUsage';
-  readonly usageId: string;
-  readonly reason: string;
-  /** The deduction being reversed, looked up in the stream by the caller (null if there is none). */
-  readonly usage: CreditsDeducted['data'] | null;
-}
-
-/**
- * The command behind `ledger.hold`: reserves the cost of a feature, or an amount of a currency.
- *
- * @example
- * const command: Hold = {
- *   type: 'hold', feature: 'ai-generation', quantity: 3, currency: null, amount: null, expiresAtMs: null,
- * };
- */
-export interface Hold {
-  readonly type: 'hold';
-  /** Either a feature and quantity (cost from the catalog) or a currency and amount. */
-  readonly feature: string | null;
-  readonly quantity: number | null;
-  readonly currency: string | null;
-  readonly amount: string | null;
-  readonly expiresAtMs: number | null;
-}
-
-/**
- * The command behind `ledger.captureHold`: ends the hold and deducts the actual cost.
- *
- * @example
- * const command: CaptureHold = { type: 'captureHold', holdId, quantity: 2, amount: null, metadata: {} };
- */
-export interface CaptureHold {
-  readonly type: 'captureHold';
-  readonly holdId: string;
-  /** What to charge; both null charges the held amount. */
-  readonly quantity: number | null;
-  readonly amount: string | null;
-  readonly metadata: Readonly<Record<string, string>>;
-}
-
-/**
- * The command behind `ledger.releaseHold`: frees the held credit without charging it.
- *
- * @example
- * const command: ReleaseHold = { type: 'releaseHold', holdId };
- */
-export interface ReleaseHold {
-  readonly type: 'releaseHold';
-  readonly holdId: string;
-}
-
-/**
- * The command behind `ledger.setCreditLimit`: how far below zero the balance of a currency may go.
- *
- * @example
- * const command: SetCreditLimit = { type: 'setCreditLimit', currency: 'credits', limit: '50' };
- */
-export interface SetCreditLimit {
-  readonly type: 'setCreditLimit';
-  readonly currency: string;
-  readonly limit: string;
-}
+export type Command = {
+  [K in CommandName]: { readonly type: K } & CommandOf<Commands[K]['input']>;
+}[CommandName];

@@ -1,7 +1,6 @@
 import type { Catalog, Currency, Feature } from '../catalog.js';
 import { TallyError } from '../errors.js';
-import { costMinor, parseAmount, quote } from '../money.js';
-import type { Recorder } from '../recorder.js';
+import { parseAmount, quote } from '../money.js';
 import type { AccountState, CustomerInfo, CustomerState } from '../state.js';
 
 /**
@@ -32,9 +31,6 @@ export interface DecideContext {
   readonly newId: (kind: IdKind) => string;
 }
 
-/** A decision records events on the recorder (which folds them as it goes) and returns its result. */
-export type Decision<C, R> = (recorder: Recorder, command: C, context: DecideContext) => R;
-
 export function requireCustomer(state: CustomerState): CustomerInfo {
   if (state.customer === null)
     throw new TallyError('unknown_customer', 'no customer with this id', { field: 'customerId' });
@@ -56,41 +52,20 @@ export function featureOf(catalog: Catalog, key: string): Feature {
   return feature;
 }
 
-/** Largest cost one command may resolve to, in whole units; beyond it the quantity is refused. */
-const MAX_COST_DIGITS = 18;
-
-/** The resolved cost of `quantity` units of a feature, rounded once by the currency's rule. */
-export function featureCost(
-  catalog: Catalog,
-  feature: Feature,
-  quantity: number,
-): { currency: Currency; cost: bigint } {
-  const currency = currencyOf(catalog, feature.currency);
-  const cost = costMinor(feature.perUnit, quantity, currency.decimals, currency.rounding);
-  if (cost.toString().length > MAX_COST_DIGITS + currency.decimals) {
-    throw new TallyError('invalid_quantity', `quantity ${quantity} makes a cost too large to record`, {
-      field: 'quantity',
-    });
-  }
-  return { currency, cost };
-}
-
 export function amountIn(currency: Currency, value: string, field: string): bigint {
   return parseAmount(value, currency.decimals, field);
 }
 
-/** The customer's account in a currency, opened (empty) if it has none yet; the recorder folds into it. */
-export function accountFor(recorder: Recorder, currency: Currency): AccountState {
-  const existing = recorder.state.accounts.get(currency.code);
-  if (existing !== undefined) return existing;
-  const account: AccountState = {
-    currency: currency.code,
-    decimals: currency.decimals,
-    live: [],
-    debt: 0n,
-    creditLimit: 0n,
-    held: 0n,
-  };
-  recorder.state.accounts.set(currency.code, account);
-  return account;
-}
+/** An account nothing has been recorded in yet: what a decision reads for a currency the customer lacks. */
+export const emptyAccount = (currency: Currency): AccountState => ({
+  currency: currency.code,
+  decimals: currency.decimals,
+  live: [],
+  debt: 0n,
+  creditLimit: 0n,
+  held: 0n,
+});
+
+/** The customer's account in `currency`, or an empty one (not added to the state: only events open accounts). */
+export const accountIn = (state: CustomerState, currency: Currency): AccountState =>
+  state.accounts.get(currency.code) ?? emptyAccount(currency);

@@ -1,8 +1,9 @@
 import { TallyError } from '../errors.js';
+import * as field from '../input/fields.js';
 import { formatAmount } from '../money.js';
 import { accountView, type CreditAccount } from '../views.js';
-import type { CreateCustomer, SetCreditLimit } from './commands.js';
-import { accountFor, amountIn, currencyOf, type Decision, requireCustomer } from './context.js';
+import { defineCommand, writeInput } from './command.js';
+import { amountIn, currencyOf, requireCustomer } from './context.js';
 
 /**
  * A customer as `ledger.createCustomer` and `ledger.customer` return it.
@@ -17,35 +18,51 @@ export interface CustomerResult {
   readonly createdAt: string;
 }
 
-export const createCustomer: Decision<CreateCustomer, CustomerResult> = (recorder, command, context) => {
-  if (recorder.state.customer !== null) {
-    throw new TallyError('customer_exists', `customer ${command.customerId} already exists`, {
-      field: 'customerId',
-    });
-  }
-  recorder.record(
-    {
+export const createCustomer = defineCommand({
+  input: writeInput({
+    /** Another system's id for this customer, kept as given. */
+    externalId: field.text.nullish(),
+    metadata: field.metadata.optional(),
+  }),
+  decide(recorder, command) {
+    const { state } = recorder;
+    if (state.customer !== null) {
+      throw new TallyError('customer_exists', `customer ${state.customer.customerId} already exists`, {
+        field: 'customerId',
+      });
+    }
+    return recorder.record({
       type: 'customer_created',
-      data: { customerId: command.customerId, externalId: command.externalId, metadata: command.metadata },
-    },
-    context.newId('evt'),
-    context.now,
-  );
-  return { ...recorder.state.customer! };
-};
+      data: {
+        customerId: command.customerId,
+        externalId: command.externalId ?? null,
+        metadata: command.metadata ?? {},
+      },
+    });
+  },
+  result: (state): CustomerResult => ({ ...state.customer! }),
+});
 
-/** Lets the account's balance go down to minus `limit`; lowering it below current debt is allowed and only blocks new spending. */
-export const setCreditLimit: Decision<SetCreditLimit, CreditAccount> = (recorder, command, context) => {
-  requireCustomer(recorder.state);
-  const currency = currencyOf(context.catalog, command.currency);
-  const limit = amountIn(currency, command.limit, 'limit');
-  recorder.record(
-    {
+/**
+ * Lets the account's balance go down to minus `limit`; lowering it below current debt is allowed and
+ * only blocks new spending.
+ */
+export const setCreditLimit = defineCommand({
+  input: writeInput({
+    currency: field.id('unknown_currency'),
+    /** How far below zero the balance may go; '0' turns overdraft off. */
+    limit: field.amount,
+  }),
+  decide(recorder, command, context) {
+    requireCustomer(recorder.state);
+    const currency = currencyOf(context.catalog, command.currency);
+    const limit = amountIn(currency, command.limit, 'limit');
+    recorder.record({
       type: 'credit_limit_set',
       data: { currency: currency.code, limit: formatAmount(limit, currency.decimals) },
-    },
-    context.newId('evt'),
-    context.now,
-  );
-  return accountView(accountFor(recorder, currency), context.nowMs);
-};
+    });
+    return currency.code;
+  },
+  result: (state, currency, context): CreditAccount =>
+    accountView(state.accounts.get(currency)!, context.nowMs),
+});

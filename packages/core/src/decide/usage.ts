@@ -1,20 +1,16 @@
-import { findGrant } from '../archive.js';
+import type { Currency } from '../catalog.js';
 import { allocate, spendableGrants } from '../consumption-order.js';
 import { TallyError } from '../errors.js';
-import type { Allocation } from '../events.js';
-import { formatAmount, quote, toMinor } from '../money.js';
+import type { Allocation, CreditsDeducted } from '../events.js';
+import * as field from '../input/fields.js';
+import { formatAmount, quote, toMinor, uncarry } from '../money.js';
 import type { Recorder } from '../recorder.js';
-import type { AccountState } from '../state.js';
+import type { CustomerState } from '../state.js';
 import { accountFigures, accountView, type CreditAccount } from '../views.js';
-import type { ReverseUsage, TrackUsage } from './commands.js';
-import {
-  accountFor,
-  type DecideContext,
-  type Decision,
-  featureCost,
-  featureOf,
-  requireCustomer,
-} from './context.js';
+import { defineCommand, writeInput } from './command.js';
+import { accountIn, type DecideContext, requireCustomer } from './context.js';
+import { findGrant } from './grant.js';
+import { priceUsage } from './pricing.js';
 import { settleAll } from './settle.js';
 
 /**
@@ -30,7 +26,10 @@ export interface UsageResult {
   readonly feature: string | null;
   readonly quantity: number | null;
   readonly currency: string;
+  /** What was charged (the running total's rounding: see `exactCost`). */
   readonly cost: string;
+  /** The cost before rounding, with every place it has; null for a direct amount. */
+  readonly exactCost: string | null;
   readonly allocations: readonly Allocation[];
   /** Part of the cost that went into overdraft. */
   readonly debt: string;
@@ -39,19 +38,29 @@ export interface UsageResult {
   readonly balance: string;
 }
 
-export const trackUsage: Decision<TrackUsage, UsageResult> = (recorder, command, context) => {
-  requireCustomer(recorder.state);
-  const feature = featureOf(context.catalog, command.feature);
-  const { currency, cost } = featureCost(context.catalog, feature, command.quantity);
-  const account = accountFor(recorder, currency);
-  return deduct(
-    recorder,
-    account,
-    cost,
-    { feature: feature.key, quantity: command.quantity, holdId: null, metadata: command.metadata },
-    context,
-  );
-};
+export const trackUsage = defineCommand({
+  input: writeInput({
+    feature: field.id('unknown_feature'),
+    /** A positive finite number; fractions allowed. */
+    quantity: field.quantity,
+    metadata: field.metadata.optional(),
+  }),
+  decide(recorder, command, context) {
+    requireCustomer(recorder.state);
+    const price = priceUsage(recorder.state, context.catalog, command.feature, command.quantity);
+    return deduct(recorder, price.currency, price.cost, context, {
+      feature: price.feature.key,
+      quantity: command.quantity,
+      exactCost: price.exact,
+      carry: price.carry,
+      holdId: null,
+      metadata: command.metadata ?? {},
+    });
+  },
+  result: (state, deducted, context) => usageResult(state, deducted, context),
+});
+
+type Deduction = CreditsDeducted['data'];
 
 /**
  * Takes `cost` from the account's grants in consumption order; what they cannot cover becomes debt
@@ -59,66 +68,60 @@ export const trackUsage: Decision<TrackUsage, UsageResult> = (recorder, command,
  */
 export function deduct(
   recorder: Recorder,
-  account: AccountState,
+  currency: Currency,
   cost: bigint,
-  origin: {
-    feature: string | null;
-    quantity: number | null;
-    holdId: string | null;
-    metadata: Readonly<Record<string, string>>;
-  },
   context: DecideContext,
-): UsageResult {
+  origin: Pick<Deduction, 'feature' | 'quantity' | 'exactCost' | 'carry' | 'holdId' | 'metadata'>,
+): Deduction {
+  const account = accountIn(recorder.state, currency);
   const { spendable } = accountFigures(account, context.nowMs);
+  const d = currency.decimals;
   if (cost > spendable) {
     throw new TallyError(
       'insufficient_credits',
-      `cost ${formatAmount(cost, account.decimals)} ${account.currency} exceeds the available ${formatAmount(spendable, account.decimals)}`,
+      `cost ${formatAmount(cost, d)} ${currency.code} exceeds the available ${formatAmount(spendable, d)}`,
       {
         details: {
-          cost: formatAmount(cost, account.decimals),
-          available: formatAmount(spendable, account.decimals),
-          currency: account.currency,
+          cost: formatAmount(cost, d),
+          available: formatAmount(spendable, d),
+          currency: currency.code,
         },
       },
     );
   }
   const { allocations, shortfall } = allocate(spendableGrants(account, context.nowMs), cost);
-  const d = account.decimals;
-  const usageId = context.newId('usage');
-  const recorded = recorder.record(
-    {
-      type: 'credits_deducted',
-      data: {
-        usageId,
-        currency: account.currency,
-        feature: origin.feature,
-        quantity: origin.quantity,
-        cost: formatAmount(cost, d),
-        allocations: allocations.map((a) => ({
-          grantId: a.grant.grantId,
-          amount: formatAmount(a.amount, d),
-        })),
-        debt: formatAmount(shortfall, d),
-        holdId: origin.holdId,
-        metadata: origin.metadata,
-      },
+  return recorder.record({
+    type: 'credits_deducted',
+    data: {
+      usageId: context.newId('usage'),
+      currency: currency.code,
+      feature: origin.feature,
+      quantity: origin.quantity,
+      cost: formatAmount(cost, d),
+      exactCost: origin.exactCost,
+      carry: origin.carry,
+      allocations: allocations.map((a) => ({ grantId: a.grant.grantId, amount: formatAmount(a.amount, d) })),
+      debt: formatAmount(shortfall, d),
+      holdId: origin.holdId,
+      metadata: origin.metadata,
     },
-    context.newId('evt'),
-    context.now,
-  );
-  const view = accountView(account, context.nowMs);
-  const data = recorded.type === 'credits_deducted' ? recorded.data : null;
+  }).data;
+}
+
+/** The answer to a deduction, with the account as it is after it. */
+export function usageResult(state: CustomerState, deducted: Deduction, context: DecideContext): UsageResult {
+  const account = accountView(state.accounts.get(deducted.currency)!, context.nowMs);
   return {
-    usageId,
-    feature: origin.feature,
-    quantity: origin.quantity,
-    currency: account.currency,
-    cost: formatAmount(cost, d),
-    allocations: data?.allocations ?? [],
-    debt: formatAmount(shortfall, d),
-    account: view,
-    balance: view.balance,
+    usageId: deducted.usageId,
+    feature: deducted.feature,
+    quantity: deducted.quantity,
+    currency: deducted.currency,
+    cost: deducted.cost,
+    exactCost: deducted.exactCost,
+    allocations: deducted.allocations,
+    debt: deducted.debt,
+    account,
+    balance: account.balance,
   };
 }
 
@@ -145,35 +148,49 @@ export interface ReversalResult {
  * stays dead: its share is forfeited, not revived. The part that went into debt cancels debt still
  * owed; if that debt was already paid off by later credit, the payment comes back as a `reversal` grant.
  */
-export const reverseUsage: Decision<ReverseUsage, ReversalResult> = (recorder, command, context) => {
-  requireCustomer(recorder.state);
-  const usage = command.usage;
-  if (usage === null)
-    throw new TallyError('unknown_usage', `no usage ${quote(command.usageId)}`, { field: 'usageId' });
-  if (recorder.state.reversedUsages.has(usage.usageId)) {
-    throw new TallyError('usage_already_reversed', `usage ${usage.usageId} is already reversed`, {
-      field: 'usageId',
-    });
-  }
-  const account = recorder.state.accounts.get(usage.currency)!;
-  const d = account.decimals;
-  const restored: Allocation[] = [];
-  let forfeited = 0n;
-  let returned = 0n;
-  for (const allocation of usage.allocations) {
-    // A spent grant may be archived: the ledger loads the archive if it has to (see `findGrant`).
-    const grant = findGrant(recorder.state, allocation.grantId)!;
-    const amount = toMinor(allocation.amount);
-    if (grant.status === 'active' && grant.expiresAtMs > context.nowMs) {
-      restored.push(allocation);
-      returned += amount;
-    } else forfeited += amount;
-  }
-  const debtPart = toMinor(usage.debt);
-  const debtCleared = debtPart < account.debt ? debtPart : account.debt;
-  returned += debtCleared;
-  recorder.record(
-    {
+export const reverseUsage = defineCommand({
+  input: writeInput({
+    usageId: field.id('unknown_usage'),
+    reason: field.text.optional(),
+  }),
+  // The usage is history (usages never stay in the state), and so may be the grants that paid it.
+  recall: (command) => ({ usages: [command.usageId] }),
+  decide(recorder, command, context) {
+    const { state } = recorder;
+    requireCustomer(state);
+    const record = state.recalled.usages.get(command.usageId);
+    if (record === undefined)
+      throw new TallyError('unknown_usage', `no usage ${quote(command.usageId)}`, { field: 'usageId' });
+    if (record.reversed) {
+      throw new TallyError('usage_already_reversed', `usage ${command.usageId} is already reversed`, {
+        field: 'usageId',
+      });
+    }
+    const usage = record.deduction;
+    const account = state.accounts.get(usage.currency)!;
+    const d = account.decimals;
+    const restored: Allocation[] = [];
+    let forfeited = 0n;
+    let returned = 0n;
+    for (const allocation of usage.allocations) {
+      const grant = findGrant(state, allocation.grantId);
+      if (grant === undefined) {
+        throw new TallyError(
+          'corrupt_stream',
+          `usage ${usage.usageId} names grant ${allocation.grantId}, which the stream lacks`,
+        );
+      }
+      const amount = toMinor(allocation.amount);
+      if (grant.status === 'active' && grant.expiresAtMs > context.nowMs) {
+        restored.push(allocation);
+        returned += amount;
+      } else forfeited += amount;
+    }
+    const debtPart = toMinor(usage.debt);
+    const debtCleared = debtPart < account.debt ? debtPart : account.debt;
+    returned += debtCleared;
+    const carried = usage.carry !== null && usage.feature !== null && usage.exactCost !== null;
+    recorder.record({
       type: 'usage_reversed',
       data: {
         usageId: usage.usageId,
@@ -181,17 +198,19 @@ export const reverseUsage: Decision<ReverseUsage, ReversalResult> = (recorder, c
         restored,
         debtCleared: formatAmount(debtCleared, d),
         forfeited: formatAmount(forfeited, d),
-        reason: command.reason,
+        reason: command.reason ?? '',
+        feature: usage.feature,
+        // The usage's unrounded part leaves the running total with it, so what stays charged is still
+        // the exact total of the usage that stands, rounded.
+        carry: carried
+          ? uncarry(state.carries.get(usage.feature!) ?? '0', usage.exactCost!, toMinor(usage.cost), d)
+          : null,
       },
-    },
-    context.newId('evt'),
-    context.now,
-  );
-  const repaid = debtPart - debtCleared;
-  if (repaid > 0n) {
-    returned += repaid;
-    recorder.record(
-      {
+    });
+    const repaid = debtPart - debtCleared;
+    if (repaid > 0n) {
+      returned += repaid;
+      recorder.record({
         type: 'credits_granted',
         data: {
           grantId: context.newId('grant'),
@@ -206,17 +225,18 @@ export const reverseUsage: Decision<ReverseUsage, ReversalResult> = (recorder, c
           ruleIndex: null,
           metadata: { usageId: usage.usageId },
         },
-      },
-      context.newId('evt'),
-      context.now,
-    );
-  }
-  settleAll(recorder, context);
-  return {
-    usageId: usage.usageId,
-    currency: usage.currency,
-    returned: formatAmount(returned, d),
-    forfeited: formatAmount(forfeited, d),
-    account: accountView(account, context.nowMs),
-  };
-};
+      });
+    }
+    settleAll(recorder, context);
+    return {
+      usageId: usage.usageId,
+      currency: usage.currency,
+      returned: formatAmount(returned, d),
+      forfeited: formatAmount(forfeited, d),
+    };
+  },
+  result: (state, outcome, context): ReversalResult => ({
+    ...outcome,
+    account: accountView(state.accounts.get(outcome.currency)!, context.nowMs),
+  }),
+});

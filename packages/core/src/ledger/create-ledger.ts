@@ -1,18 +1,16 @@
 import { freeze } from 'immer';
-import { advance } from '../advance.js';
 import type { Catalog } from '../catalog.js';
-import type { Command } from '../decide/commands.js';
-import { featureCost, featureOf, type IdKind } from '../decide/context.js';
+import type { InputOf, ResultOf } from '../decide/command.js';
+import type { Command, CommandName, Commands } from '../decide/commands.js';
+import { commands } from '../decide/commands.js';
+import type { IdKind } from '../decide/context.js';
 import type { CustomerResult } from '../decide/customer.js';
-import type { GrantResult } from '../decide/grant.js';
-import type { HoldResult } from '../decide/hold.js';
-import type { SubscribeResult } from '../decide/subscription.js';
-import type { ReversalResult, UsageResult } from '../decide/usage.js';
+import { priceUsage } from '../decide/pricing.js';
 import { type LedgerEntry, ledgerEntries } from '../entries.js';
 import { TallyError } from '../errors.js';
 import type { EventStore } from '../event-store.js';
-import type { CreditsDeducted, RecordedEvent } from '../events.js';
 import { ulidIds } from '../ids.js';
+import { parseInput } from '../input/parse.js';
 import { formatAmount, quote } from '../money.js';
 import { type CustomerState, initialState } from '../state.js';
 import {
@@ -28,9 +26,9 @@ import {
   type SubscriptionView,
   subscriptionView,
 } from '../views.js';
-import type * as In from './api-types.js';
-import { parseCheck, parseCommand, parseRead, parseReverseUsage, unknownCurrency } from './parse-input.js';
-import { applyRecorded, readRecorded, StreamCache, streamIdOf } from './streams.js';
+import { dueBy } from './due.js';
+import * as read from './read-inputs.js';
+import { foldAll, readRecorded, StreamCache, streamIdOf } from './streams.js';
 import { type VerifyResult, verifyStream } from './verify.js';
 import { Writer } from './writer.js';
 
@@ -46,7 +44,11 @@ import { Writer } from './writer.js';
 export interface LedgerOptions {
   readonly catalog: Catalog;
   readonly store: EventStore;
-  /** Where "now" comes from; default the system clock. A stream's clock never runs backwards. */
+  /**
+   * Where "now" comes from; default the system clock. Every write is dated by it, and a stream's clock
+   * never runs backwards (a write that reads an earlier time than its customer's last event is dated
+   * at that event). Pass a fixed or hand-moved clock in tests.
+   */
   readonly clock?: () => Date;
   /**
    * Id source, for deterministic tests; default kind-prefixed monotonic ULIDs. It must never repeat an
@@ -76,12 +78,21 @@ export interface CheckResult {
   /** Whether `trackUsage` with the same input would succeed now. */
   readonly allowed: boolean;
   readonly currency: string;
+  /** What `trackUsage` would charge now. */
   readonly cost: string;
   /** balance - held. */
   readonly available: string;
   /** available + the credit limit: the most a deduction may take now. */
   readonly spendable: string;
 }
+
+/**
+ * The ledger's write methods, one per command (see `commands`): each takes the command's input and
+ * resolves to its result, or rejects with a `TallyError` having written nothing.
+ */
+export type WriteMethods = {
+  readonly [K in CommandName]: (input: InputOf<Commands[K]>) => Promise<ResultOf<Commands[K]>>;
+};
 
 /**
  * A customer's books, kept through an `EventStore`. Every write is one command: validated, decided
@@ -94,56 +105,41 @@ export interface CheckResult {
  * await ledger.grant({ customerId: 'cus_123', currency: 'credits', amount: '100', source: 'top_up' });
  * await ledger.trackUsage({ customerId: 'cus_123', feature: 'ai-generation', quantity: 1 });
  */
-export interface Ledger {
+export interface Ledger extends WriteMethods {
   readonly catalog: Catalog;
-  /** @example await ledger.createCustomer({ customerId: 'cus_123' }) */
-  createCustomer(input: In.CreateCustomerInput): Promise<CustomerResult>;
-  /** Activates a plan and grants its credits for the first cycle. @example await ledger.subscribe({ customerId: 'cus_123', planId: 'free' }) */
-  subscribe(input: In.SubscribeInput): Promise<SubscribeResult>;
-  /** @example await ledger.cancelSubscription({ customerId: 'cus_123', at: 'cycle_end' }) */
-  cancelSubscription(input: In.CancelSubscriptionInput): Promise<SubscriptionView>;
-  /** @example await ledger.changePlan({ customerId: 'cus_123', planId: 'pro' }) */
-  changePlan(input: In.ChangePlanInput): Promise<SubscribeResult>;
-  /** @example await ledger.grant({ customerId: 'cus_123', currency: 'credits', amount: '500', source: 'top_up' }) */
-  grant(input: In.GrantInput): Promise<GrantResult>;
-  /** @example await ledger.voidGrant({ customerId: 'cus_123', grantId, reason: 'chargeback' }) */
-  voidGrant(input: In.VoidGrantInput): Promise<GrantView>;
-  /** @example await ledger.trackUsage({ customerId: 'cus_123', feature: 'ai-generation', quantity: 1 }) */
-  trackUsage(input: In.TrackUsageInput): Promise<UsageResult>;
-  /** @example await ledger.reverseUsage({ customerId: 'cus_123', usageId, reason: 'failed job' }) */
-  reverseUsage(input: In.ReverseUsageInput): Promise<ReversalResult>;
-  /** @example const { holdId } = await ledger.hold({ customerId: 'cus_123', feature: 'ai-generation', quantity: 3 }) */
-  hold(input: In.HoldInput): Promise<HoldResult>;
-  /** @example await ledger.captureHold({ customerId: 'cus_123', holdId, quantity: 2 }) */
-  captureHold(input: In.CaptureHoldInput): Promise<UsageResult>;
-  /** @example await ledger.releaseHold({ customerId: 'cus_123', holdId }) */
-  releaseHold(input: In.ReleaseHoldInput): Promise<HoldResult>;
-  /** @example await ledger.setCreditLimit({ customerId: 'cus_123', currency: 'credits', limit: '50' }) */
-  setCreditLimit(input: In.SetCreditLimitInput): Promise<CreditAccount>;
-  /** Would this usage be allowed now? Writes nothing. @example await ledger.check({ customerId: 'cus_123', feature: 'ai-generation', quantity: 1 }) */
-  check(input: In.CheckInput): Promise<CheckResult>;
+  /**
+   * Would this usage be allowed now, and what would it cost? Writes nothing. Refused with
+   * `unknown_customer`, `unknown_feature`, `invalid_quantity`.
+   *
+   * @example await ledger.check({ customerId: 'cus_123', feature: 'ai-generation', quantity: 1 })
+   */
+  check(input: read.CheckInput): Promise<CheckResult>;
   /** @example await ledger.customer({ customerId: 'cus_123' }) */
-  customer(input: In.CustomerRef): Promise<CustomerResult>;
+  customer(input: read.CustomerRef): Promise<CustomerResult>;
   /** One account per currency the customer holds. @example await ledger.creditAccounts({ customerId: 'cus_123' }) */
-  creditAccounts(input: In.ReadInput): Promise<CreditAccount[]>;
+  creditAccounts(input: read.ReadInput): Promise<CreditAccount[]>;
   /** The statement, oldest first, with running balances. @example await ledger.entries({ customerId: 'cus_123', currency: 'credits' }) */
-  entries(input: In.CurrencyReadInput): Promise<LedgerEntry[]>;
-  /** @example await ledger.grants({ customerId: 'cus_123', currency: 'credits' }) */
-  grants(input: In.CurrencyReadInput): Promise<GrantView[]>;
-  /** @example await ledger.holds({ customerId: 'cus_123' }) */
-  holds(input: In.ReadInput): Promise<HoldView[]>;
+  entries(input: read.CurrencyReadInput): Promise<LedgerEntry[]>;
+  /** Every grant, finished ones too. @example await ledger.grants({ customerId: 'cus_123', currency: 'credits' }) */
+  grants(input: read.CurrencyReadInput): Promise<GrantView[]>;
+  /** Every hold, finished ones too. @example await ledger.holds({ customerId: 'cus_123' }) */
+  holds(input: read.ReadInput): Promise<HoldView[]>;
   /** @example await ledger.subscriptions({ customerId: 'cus_123' }) */
-  subscriptions(input: In.ReadInput): Promise<SubscriptionView[]>;
+  subscriptions(input: read.ReadInput): Promise<SubscriptionView[]>;
   /** Recomputes the customer's hash chain. @example const { ok } = await ledger.verify({ customerId: 'cus_123' }) */
-  verify(input: In.CustomerRef): Promise<VerifyResult>;
-  /** Closes the store. */
+  verify(input: read.CustomerRef): Promise<VerifyResult>;
+  /**
+   * Closes the store. Calls that were in flight finish; any call after is refused with `ledger_closed`.
+   *
+   * @example await ledger.close()
+   */
   close(): Promise<void>;
 }
 
 /**
- * How often the ledger snapshots a customer by default, in events. A snapshot leaves out the grants
- * out of play (most of a long history), so writing one costs about what a write does; a cold read then
- * folds fewer than this many events past it.
+ * How often the ledger snapshots a customer by default, in events. A snapshot holds only what is in
+ * play, so writing one costs about what a write does; a cold read then folds fewer than this many
+ * events past it.
  */
 export const DEFAULT_SNAPSHOT_EVERY = 100;
 
@@ -168,104 +164,88 @@ export function createLedger(options: LedgerOptions): Ledger {
     maxAttempts: options.maxAttempts ?? 10,
     snapshotEvery: options.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY,
   });
+  let closed = false;
+  const open = (): void => {
+    if (closed)
+      throw new TallyError('ledger_closed', 'this ledger is closed: open another with createLedger');
+  };
 
-  async function write<R>(type: Exclude<Command['type'], 'reverseUsage'>, input: unknown): Promise<R> {
-    const parsed = parseCommand(type, input, catalog);
-    return freeze((await writer.submit(parsed.customerId, parsed.command, parsed.idempotencyKey)) as R, true);
-  }
+  /** A command's method: validate, queue for the customer's writer, hand back a frozen result. */
+  const method =
+    (name: CommandName) =>
+    async (input: unknown): Promise<unknown> => {
+      open();
+      const { idempotencyKey, ...parsed } = parseInput(commands[name].input, input);
+      const command = { type: name, ...parsed } as Command;
+      return freeze(await writer.submit(command, idempotencyKey), true);
+    };
+  // Built from the list, so a method can only ever run its own command; its type comes from it too.
+  const writes = Object.fromEntries(
+    (Object.keys(commands) as CommandName[]).map((name) => [name, method(name)]),
+  ) as unknown as WriteMethods;
 
   /** The customer's state as of `atMs` (default now), with everything due by then folded in. */
   async function stateAt(
     customerId: string,
     atMs: number | null,
-    options: { archive?: boolean } = {},
-  ): Promise<{ state: CustomerState; atMs: number; due: RecordedEvent[] }> {
+    options: { history?: boolean } = {},
+  ): Promise<{ state: CustomerState; atMs: number; due: import('../events.js').RecordedEvent[] }> {
     const lastMsOf = (s: CustomerState) => (s.lastAt === '' ? 0 : Date.parse(s.lastAt));
-    let state = (await cache.load(customerId)).state;
-    // What is out of play matters only to the grants and holds views, and a past instant is replayed
-    // whole anyway.
-    if (options.archive === true && !state.archive.complete && (atMs === null || atMs >= lastMsOf(state)))
-      state = (await cache.load(customerId, { complete: true })).state;
+    const head = await cache.load(customerId);
+    let state = head.state;
     const lastMs = lastMsOf(state);
     const at = atMs ?? Math.max(clock().getTime(), lastMs);
+    // A past instant is replayed from the start (and so holds its whole history); the finished grants
+    // and holds the `grants` and `holds` views show are looked up when they are asked for.
     if (at < lastMs) state = await replayUntil(customerId, at);
+    else if (options.history === true) state = (await cache.lookUp(customerId, head)).history;
     if (state.customer === null) {
       throw new TallyError(
         'unknown_customer',
         `no customer ${quote(customerId)}${atMs === null ? '' : ' at that time'}`,
-        {
-          field: 'customerId',
-        },
+        { field: 'customerId' },
       );
     }
-    const advanced = advance(state, at);
+    const advanced = await dueBy(state, at);
     return { state: advanced.state, atMs: at, due: advanced.events };
   }
 
   /** Folds only the events that happened by `atMs`: streams are in time order, so stop at the first later one. */
   async function replayUntil(customerId: string, atMs: number) {
-    const state = initialState();
-    for (const event of await readRecorded(store, customerId)) {
-      if (Date.parse(event.at) > atMs) break;
-      applyRecorded(state, event);
-    }
-    return state;
+    const events = await readRecorded(store, customerId);
+    const until = events.findIndex((event) => Date.parse(event.at) > atMs);
+    return foldAll(initialState(), until < 0 ? events : events.slice(0, until));
   }
 
   function currencies(state: CustomerState, currency: string | null): string[] {
     if (currency === null) return [...state.accounts.keys()].sort();
-    if (!catalog.currencies.has(currency)) throw unknownCurrency(currency);
+    if (!catalog.currencies.has(currency)) {
+      throw new TallyError('unknown_currency', `the catalog has no currency ${quote(currency)}`, {
+        field: 'currency',
+      });
+    }
     return [currency];
   }
 
   return {
+    ...writes,
     catalog,
-    createCustomer: (input) => write('createCustomer', input),
-    subscribe: (input) => write('subscribe', input),
-    cancelSubscription: (input) => write('cancelSubscription', input),
-    changePlan: (input) => write('changePlan', input),
-    grant: (input) => write('grant', input),
-    voidGrant: (input) => write('voidGrant', input),
-    trackUsage: (input) => write('trackUsage', input),
-    hold: (input) => write('hold', input),
-    captureHold: (input) => write('captureHold', input),
-    releaseHold: (input) => write('releaseHold', input),
-    setCreditLimit: (input) => write('setCreditLimit', input),
-
-    async reverseUsage(input) {
-      const parsed = parseReverseUsage(input);
-      // Reversals are rare; finding the deduction in the stream keeps every usage out of the hot state.
-      const events = await readRecorded(store, parsed.customerId);
-      const found = events.find(
-        (e): e is RecordedEvent & CreditsDeducted =>
-          e.type === 'credits_deducted' && e.data.usageId === parsed.usageId,
-      );
-      const command: Command = {
-        type: 'reverseUsage',
-        usageId: parsed.usageId,
-        reason: parsed.reason,
-        usage: found?.data ?? null,
-      };
-      return freeze(
-        (await writer.submit(parsed.customerId, command, parsed.idempotencyKey)) as ReversalResult,
-        true,
-      );
-    },
 
     async check(input) {
-      const parsed = parseCheck(input);
+      open();
+      const parsed = parseInput(read.checkInput, input);
       const { state, atMs } = await stateAt(parsed.customerId, null);
-      const { currency, cost } = featureCost(catalog, featureOf(catalog, parsed.feature), parsed.quantity);
-      const account = state.accounts.get(currency.code);
+      const price = priceUsage(state, catalog, parsed.feature, parsed.quantity);
+      const account = state.accounts.get(price.currency.code);
       const { balance, spendable } =
         account === undefined ? { balance: 0n, spendable: 0n } : accountFigures(account, atMs);
       const held = account?.held ?? 0n;
-      const d = currency.decimals;
+      const d = price.currency.decimals;
       return freeze(
         {
-          allowed: cost <= spendable,
-          currency: currency.code,
-          cost: formatAmount(cost, d),
+          allowed: price.cost <= spendable,
+          currency: price.currency.code,
+          cost: formatAmount(price.cost, d),
           available: formatAmount(balance - held, d),
           spendable: formatAmount(spendable, d),
         },
@@ -274,14 +254,16 @@ export function createLedger(options: LedgerOptions): Ledger {
     },
 
     async customer(input) {
-      const { customerId } = parseRead(input);
+      open();
+      const { customerId } = parseInput(read.customerRef, input);
       const { state } = await stateAt(customerId, null);
       return freeze({ ...state.customer! }, true);
     },
 
     async creditAccounts(input) {
-      const parsed = parseRead(input);
-      const { state, atMs } = await stateAt(parsed.customerId, parsed.atMs);
+      open();
+      const parsed = parseInput(read.readInput, input);
+      const { state, atMs } = await stateAt(parsed.customerId, parsed.at ?? null);
       return freeze(
         currencies(state, null).map((code) => accountView(state.accounts.get(code)!, atMs)),
         true,
@@ -289,19 +271,23 @@ export function createLedger(options: LedgerOptions): Ledger {
     },
 
     async entries(input) {
-      const parsed = parseRead(input);
-      const { state, atMs, due } = await stateAt(parsed.customerId, parsed.atMs);
+      open();
+      const parsed = parseInput(read.currencyReadInput, input);
+      const { state, atMs, due } = await stateAt(parsed.customerId, parsed.at ?? null);
       const events = [...(await readRecorded(store, parsed.customerId)), ...due];
-      const lines = currencies(state, parsed.currency).flatMap((code) => ledgerEntries(events, code, atMs));
-      if (parsed.currency === null) lines.sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
+      const lines = currencies(state, parsed.currency ?? null).flatMap((code) =>
+        ledgerEntries(events, code, atMs),
+      );
+      if (parsed.currency === undefined) lines.sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
       return freeze(lines, true);
     },
 
     async grants(input) {
-      const parsed = parseRead(input);
-      const { state, atMs } = await stateAt(parsed.customerId, parsed.atMs, { archive: true });
+      open();
+      const parsed = parseInput(read.currencyReadInput, input);
+      const { state, atMs } = await stateAt(parsed.customerId, parsed.at ?? null, { history: true });
       return freeze(
-        currencies(state, parsed.currency).flatMap((code) => {
+        currencies(state, parsed.currency ?? null).flatMap((code) => {
           const decimals = state.accounts.get(code)?.decimals ?? catalog.currencies.get(code)!.decimals;
           return grantsOf(state, code).map((g) => grantView(g, decimals, atMs));
         }),
@@ -310,8 +296,9 @@ export function createLedger(options: LedgerOptions): Ledger {
     },
 
     async holds(input) {
-      const parsed = parseRead(input);
-      const { state } = await stateAt(parsed.customerId, parsed.atMs, { archive: true });
+      open();
+      const parsed = parseInput(read.readInput, input);
+      const { state } = await stateAt(parsed.customerId, parsed.at ?? null, { history: true });
       return freeze(
         holdsOf(state).map((h) => holdView(h, state.accounts.get(h.currency)!.decimals)),
         true,
@@ -319,8 +306,9 @@ export function createLedger(options: LedgerOptions): Ledger {
     },
 
     async subscriptions(input) {
-      const parsed = parseRead(input);
-      const { state, atMs } = await stateAt(parsed.customerId, parsed.atMs);
+      open();
+      const parsed = parseInput(read.readInput, input);
+      const { state, atMs } = await stateAt(parsed.customerId, parsed.at ?? null);
       return freeze(
         [...state.subscriptions.values()].map((s) => subscriptionView(s, atMs)),
         true,
@@ -328,7 +316,8 @@ export function createLedger(options: LedgerOptions): Ledger {
     },
 
     async verify(input) {
-      const { customerId } = parseRead(input);
+      open();
+      const { customerId } = parseInput(read.customerRef, input);
       const events = await store.readStream(streamIdOf(customerId));
       // An empty stream is not a verified one: every row of it may have been deleted.
       if (events.length === 0) {
@@ -337,6 +326,9 @@ export function createLedger(options: LedgerOptions): Ledger {
       return freeze(verifyStream(events), true);
     },
 
-    close: () => store.close(),
+    async close() {
+      closed = true;
+      await store.close();
+    },
   };
 }

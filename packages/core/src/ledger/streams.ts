@@ -1,30 +1,45 @@
-import { ArchiveNeeded, sweepFinished } from '../archive.js';
 import { TallyError } from '../errors.js';
 import type { EventStore, StoredEvent } from '../event-store.js';
 import type { RecordedEvent } from '../events.js';
 import { applyEvent } from '../evolve.js';
 import { GENESIS_HASH } from '../hash-chain.js';
+import { findUsages, recallNeeds } from '../recall.js';
 import {
   type CustomerState,
+  cloneState,
+  forgetRecalled,
   fromSnapshotState,
   initialState,
-  READABLE_STATE_SCHEMA_VERSIONS,
+  recall,
   STATE_SCHEMA_VERSION,
   toSnapshotState,
+  type UsageRecord,
 } from '../state.js';
 import { upcast } from '../upcast.js';
 
 export const streamIdOf = (customerId: string): string => `customer-${customerId}`;
 
-/** A customer's folded state and the hash at its head, at the stream version the state says. */
+/**
+ * A customer's folded state and the hash at its head, at the stream version the state says.
+ * `state` holds only what is in play (its `recalled` is empty between calls); `history`, once some
+ * call needed it, is the whole stream folded with every finished grant and hold, kept at the same
+ * version.
+ */
 export interface StreamHead {
-  state: CustomerState;
+  readonly state: CustomerState;
   hash: string;
+  history?: CustomerState | undefined;
 }
 
 interface SnapshotPayload {
   readonly state: unknown;
   readonly hash: string;
+}
+
+/** What `StreamCache.lookUp` found in the history of a stream, at the version asked for. */
+export interface Lookup {
+  readonly history: CustomerState;
+  readonly usages: ReadonlyMap<string, UsageRecord>;
 }
 
 /** Keeps folded states of recently used customers, and brings them up to date with the store on demand. */
@@ -38,33 +53,55 @@ export class StreamCache {
 
   /**
    * The head as of the latest event in the store: cached state plus whatever other writers appended.
-   * A head loaded from a snapshot lacks the grants and holds out of play (see `toSnapshotState`);
-   * `complete` asks for them, at the cost of replaying the stream once (the cache keeps the result).
+   * A tail that names a grant finished before the cached state (a void or a reversal of it) recalls it
+   * from the history first, or, without a history yet, folds the whole stream once.
    */
-  async load(customerId: string, options: { complete?: boolean } = {}): Promise<StreamHead> {
+  async load(customerId: string): Promise<StreamHead> {
     const streamId = streamIdOf(customerId);
-    let head = this.heads.get(customerId) ?? (await this.fromSnapshot(streamId));
-    if (options.complete === true && !head.state.archive.complete) head = fresh();
+    const head = this.heads.get(customerId) ?? (await this.fromSnapshot(streamId));
+    const stored = await this.store.readStream(streamId, { fromVersion: head.state.version + 1 });
+    // From here to the fold nothing awaits, so no other load can move this head underneath.
+    const fresh = stored.filter((event) => event.version > head.state.version);
+    if (fresh.length === 0) return this.remember(customerId, head);
+    const tail = decode(head.state.version, fresh);
+    const needs = recallNeeds(head.state, tail.events);
+    if (needs.length > 0 && head.history === undefined)
+      return this.remember(customerId, await this.whole(customerId));
     try {
-      await this.catchUp(streamId, head);
+      if (head.history !== undefined) {
+        recall(head.state, head.history, { grants: needs });
+        foldAll(head.history, tail.events);
+      }
+      forgetRecalled(foldAll(head.state, tail.events));
     } catch (error) {
       this.heads.delete(customerId);
-      // An event that names a grant the snapshot left out: fold the whole stream instead.
-      if (!(error instanceof ArchiveNeeded)) throw error;
-      head = fresh();
-      await this.catchUp(streamId, head);
+      throw error;
     }
-    this.remember(customerId, head);
-    return head;
+    head.hash = tail.hash ?? head.hash;
+    return this.remember(customerId, head);
   }
 
-  private async catchUp(streamId: string, head: StreamHead): Promise<void> {
-    const tail = await this.store.readStream(streamId, { fromVersion: head.state.version + 1 });
-    // Another load may have folded part of this tail into the same head while we awaited.
-    foldStored(
-      head,
-      tail.filter((event) => event.version > head.state.version),
-    );
+  /**
+   * The history of the stream at exactly `head`'s version: every grant and hold, finished ones included,
+   * and the usages asked for. Reads the stream only for what the head does not hold yet (a history is
+   * kept on the head once made, and stays in step with it).
+   */
+  async lookUp(customerId: string, head: StreamHead, usageIds: readonly string[] = []): Promise<Lookup> {
+    const version = head.state.version;
+    if (head.history !== undefined && usageIds.length === 0)
+      return { history: head.history, usages: new Map() };
+    const stored = await this.store.readStream(streamIdOf(customerId));
+    const events = decode(
+      0,
+      stored.filter((event) => event.version <= version),
+    ).events;
+    const usages = findUsages(events, usageIds);
+    if (head.history !== undefined && head.history.version === version)
+      return { history: head.history, usages };
+    const history = foldAll(initialState(), events);
+    // Kept only while the head is still where it was (another load may have moved it meanwhile).
+    if (head.state.version === version && this.heads.get(customerId) === head) head.history = history;
+    return { history, usages };
   }
 
   /** The cached head as it is, without asking the store whether other writers moved on. */
@@ -72,12 +109,12 @@ export class StreamCache {
     return this.heads.get(customerId);
   }
 
-  /** Keeps `head` as the customer's latest, with what is out of play moved to its archive now and then. */
-  remember(customerId: string, head: StreamHead): void {
-    sweepFinished(head.state);
+  /** Keeps `head` as the customer's latest, evicting the least recently used past the capacity. */
+  remember(customerId: string, head: StreamHead): StreamHead {
     this.heads.delete(customerId);
     this.heads.set(customerId, head);
     if (this.heads.size > this.capacity) this.heads.delete(this.heads.keys().next().value!);
+    return head;
   }
 
   forget(customerId: string): void {
@@ -94,9 +131,18 @@ export class StreamCache {
     });
   }
 
+  /** The whole stream folded: the state in play, and the history beside it. */
+  private async whole(customerId: string): Promise<StreamHead> {
+    const stored = await this.store.readStream(streamIdOf(customerId));
+    const { events, hash } = decode(0, stored);
+    const history = foldAll(initialState(), events);
+    return { state: forgetRecalled(cloneState(history)), hash: hash ?? GENESIS_HASH, history };
+  }
+
   private async fromSnapshot(streamId: string): Promise<StreamHead> {
     const snapshot = await this.store.readSnapshot(streamId);
-    if (snapshot === null || !READABLE_STATE_SCHEMA_VERSIONS.has(snapshot.schemaVersion)) return fresh();
+    // A snapshot is a cache: one of another shape is ignored, and the next one written replaces it.
+    if (snapshot === null || snapshot.schemaVersion !== STATE_SCHEMA_VERSION) return fresh();
     const payload = snapshot.state as SnapshotPayload;
     return { state: fromSnapshotState(payload.state), hash: payload.hash };
   }
@@ -105,42 +151,47 @@ export class StreamCache {
 const fresh = (): StreamHead => ({ state: initialState(), hash: GENESIS_HASH });
 
 /**
- * Folds stored events into `head`, checking on the way in what the writer checked on the way out:
- * versions follow on without gaps, and every event is one this code understands.
+ * Stored events as the fold reads them, checking on the way in what the writer checked on the way out:
+ * versions follow on from `version` without gaps, and every event is one this code understands. Also
+ * the hash at the last event, if it carries one.
  */
-export function foldStored(head: StreamHead, events: readonly StoredEvent[]): void {
-  for (const stored of events) {
-    if (stored.version !== head.state.version + 1) {
+export function decode(
+  version: number,
+  stored: readonly StoredEvent[],
+): { events: RecordedEvent[]; hash: string | undefined } {
+  let hash: string | undefined;
+  const events = stored.map((event, i) => {
+    if (event.version !== version + i + 1) {
       throw new TallyError(
         'corrupt_stream',
-        `stream ${stored.streamId} jumps from version ${head.state.version} to ${stored.version}`,
-        { details: { eventId: stored.id } },
+        `stream ${event.streamId} jumps from version ${version + i} to ${event.version}`,
+        { details: { eventId: event.id } },
       );
     }
-    applyRecorded(head.state, upcast(stored));
-    const hash = stored.metadata.hash;
-    if (typeof hash === 'string') head.hash = hash;
-  }
+    if (typeof event.metadata.hash === 'string') hash = event.metadata.hash;
+    return upcast(event);
+  });
+  return { events, hash };
 }
 
-/** `applyEvent`, with a malformed event's TypeError turned into a typed error naming the event. */
-export function applyRecorded(state: CustomerState, event: RecordedEvent): void {
-  try {
-    applyEvent(state, event);
-  } catch (error) {
-    if (error instanceof TallyError || error instanceof ArchiveNeeded) throw error;
-    throw new TallyError(
-      'corrupt_stream',
-      `event ${event.id} (${event.type}) cannot be read: ${String(error)}`,
-      {
-        details: { eventId: event.id, type: event.type },
-        cause: error,
-      },
-    );
+/** `applyEvent` over `events`, with a malformed event's TypeError turned into a typed error naming it. */
+export function foldAll(state: CustomerState, events: readonly RecordedEvent[]): CustomerState {
+  for (const event of events) {
+    try {
+      applyEvent(state, event);
+    } catch (error) {
+      if (error instanceof TallyError) throw error;
+      throw new TallyError(
+        'corrupt_stream',
+        `event ${event.id} (${event.type}) cannot be read: ${String(error)}`,
+        { details: { eventId: event.id, type: event.type }, cause: error },
+      );
+    }
   }
+  return state;
 }
 
 /** All events of a stream as the fold reads them. */
 export async function readRecorded(store: EventStore, customerId: string): Promise<RecordedEvent[]> {
-  return (await store.readStream(streamIdOf(customerId))).map(upcast);
+  return decode(0, await store.readStream(streamIdOf(customerId))).events;
 }

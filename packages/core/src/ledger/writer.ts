@@ -1,10 +1,9 @@
 import { advance } from '../advance.js';
-import { ArchiveNeeded } from '../archive.js';
 import type { Catalog } from '../catalog.js';
 import type { Command } from '../decide/commands.js';
 import type { IdKind } from '../decide/context.js';
-import { decideOn } from '../decide/index.js';
-import { TallyError } from '../errors.js';
+import { decideOn, definitionOf } from '../decide/index.js';
+import { TallyError, unreachable } from '../errors.js';
 import {
   ConcurrencyConflictError,
   DuplicateIdempotencyKeyError,
@@ -12,8 +11,10 @@ import {
   type EventStore,
 } from '../event-store.js';
 import type { RecordedEvent } from '../events.js';
+import { applyEvent } from '../evolve.js';
 import { requestHash, signEvents } from '../hash-chain.js';
 import { Recorder } from '../recorder.js';
+import { type CustomerState, cloneState, forgetRecalled, recall, type UsageRecord } from '../state.js';
 import { iso } from '../time.js';
 import { type StreamCache, type StreamHead, streamIdOf } from './streams.js';
 
@@ -53,8 +54,23 @@ const MAX_DUE_PER_APPEND = 2048;
 /** Most events one command makes: a plan change with the catalog's most grant rules (see MAX_PLAN_GRANTS). */
 const MAX_EVENTS_PER_COMMAND = 512;
 
-/** Marks an attempt that only stored due events: the batch goes on, it did not lose a race. */
-class CaughtUp {}
+/** History a batch looked up before it was decided: see `Writer.recallFor`. */
+interface Recalled {
+  readonly state: CustomerState;
+  readonly version: number;
+  readonly wanted: { readonly grants: string[]; readonly holds: string[] };
+  readonly usages: ReadonlyMap<string, UsageRecord>;
+}
+
+/**
+ * What one attempt at a batch came to: its commands appended (`left` are the ones that did not fit and
+ * wait for the next batch); only due events stored, with the batch still to go (a long idle); or the
+ * stream moved under it (another writer won), so the batch is decided again.
+ */
+type Attempt =
+  | { readonly kind: 'appended'; readonly left: Job[] }
+  | { readonly kind: 'caught_up' }
+  | { readonly kind: 'conflict'; readonly stale: 'cache' | 'store' };
 
 /**
  * Writes commands for one customer at a time. Commands that arrive while an append is in flight wait
@@ -69,13 +85,10 @@ export class Writer {
 
   constructor(private readonly options: WriterOptions) {}
 
-  submit(customerId: string, command: Command, idempotencyKey: string | undefined): Promise<unknown> {
-    const { type: _type, ...payload } = command;
+  submit(command: Command, idempotencyKey: string | undefined): Promise<unknown> {
+    const { customerId } = command;
     // Only a keyed command is ever compared with another; the hash costs a canonical JSON and a SHA-256.
-    const hash =
-      idempotencyKey === undefined
-        ? ''
-        : requestHash({ type: command.type, customerId, ...stripLookups(payload) });
+    const hash = idempotencyKey === undefined ? '' : requestHash(command);
     return new Promise((resolve, reject) => {
       const queue = this.queues.get(customerId);
       const job = { command, idempotencyKey, requestHash: hash, resolve, reject };
@@ -108,39 +121,36 @@ export class Writer {
 
   /** Decides and appends `jobs`, retrying lost races; returns the jobs left for the next batch. */
   private async runBatch(customerId: string, jobs: Job[]): Promise<Job[]> {
-    const { maxAttempts } = this.options;
-    // Set once a decision needed a grant or hold out of play that the state's snapshot left out.
-    let whole = false;
-    for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-      // The first attempt trusts a cached head: the append's version check catches a stale one.
-      const fromCache = attempt === 1 && !whole && this.options.cache.peek(customerId) !== undefined;
+    const { maxAttempts, cache } = this.options;
+    // The first attempt trusts a cached head: the append's version check catches a stale one.
+    let fromCache = cache.peek(customerId) !== undefined;
+    for (let attempt = 1; attempt <= maxAttempts; ) {
+      let outcome: Attempt;
       try {
-        return await this.attempt(customerId, jobs, fromCache ? 'cache' : whole ? 'whole' : 'store');
+        outcome = await this.attempt(customerId, jobs, fromCache);
       } catch (error) {
-        if (error instanceof CaughtUp) {
-          // Bounded: each round stores at least one due instant of a finite backlog.
-          attempt -= 1;
+        cache.forget(customerId);
+        const failure = error instanceof TallyError ? error : storeFailure(error);
+        for (const job of jobs) job.reject(failure);
+        return [];
+      }
+      switch (outcome.kind) {
+        case 'appended':
+          return outcome.left;
+        case 'caught_up':
+          // Not a lost race: each round stores at least one due instant of a finite backlog.
+          fromCache = true;
           continue;
-        }
-        if (error instanceof ArchiveNeeded && !whole) {
-          // Voiding or restoring a grant spent before the snapshot, or naming a hold finished before it:
-          // decide again on the state of the whole stream, which holds everything, so once a batch.
-          whole = true;
-          attempt -= 1;
+        case 'conflict':
+          cache.forget(customerId);
+          attempt += 1;
+          // Back off with jitter so writers in several processes stop colliding in lockstep. A cached
+          // head that turned out stale is no collision: retry at once, from the store.
+          if (outcome.stale === 'store') await sleep(Math.random() * Math.min(50, 2 ** attempt));
+          fromCache = false;
           continue;
-        }
-        const retryable =
-          error instanceof ConcurrencyConflictError || error instanceof DuplicateIdempotencyKeyError;
-        if (!retryable) {
-          this.options.cache.forget(customerId);
-          const failure = error instanceof TallyError ? error : storeFailure(error);
-          for (const job of jobs) job.reject(failure);
-          return [];
-        }
-        this.options.cache.forget(customerId);
-        // Back off with jitter so writers in several processes stop colliding in lockstep. A cached
-        // head that turned out stale is no collision: retry at once, from the store.
-        if (!fromCache) await sleep(Math.random() * Math.min(50, 2 ** attempt));
+        default:
+          return unreachable(outcome);
       }
     }
     const error = new TallyError(
@@ -152,59 +162,64 @@ export class Writer {
   }
 
   /**
-   * Decides the batch and appends it, on the head `from` says: the cached one as it is, without reading
-   * the tail (one round trip less per write); the store's latest; or the latest with every grant and
-   * hold out of play (see `StreamCache.load`). An append proves the head was current (the store checks the
-   * version); a batch that appends nothing reads the tail before answering, and retries if it moved.
+   * Decides the batch and appends it, on the cached head as it is (without reading the tail: one round
+   * trip less per write) or on the store's latest. An append proves the head was current (the store
+   * checks the version); a batch that appends nothing reads the tail before answering.
    */
-  private async attempt(
-    customerId: string,
-    jobs: readonly Job[],
-    from: 'cache' | 'store' | 'whole',
-  ): Promise<Job[]> {
+  private async attempt(customerId: string, jobs: readonly Job[], fromCache: boolean): Promise<Attempt> {
     const { store, cache } = this.options;
     const streamId = streamIdOf(customerId);
-    const cached = from === 'cache' ? cache.peek(customerId) : undefined;
-    const loaded = cached ?? (await cache.load(customerId, { complete: from === 'whole' }));
+    const cached = fromCache ? cache.peek(customerId) : undefined;
+    const loaded = cached ?? (await cache.load(customerId));
+    const stale = cached === undefined ? 'store' : 'cache';
     const settled = new Map<Job, { ok: true; result: unknown } | { ok: false; error: unknown }>();
 
     // A key already in the store answers with the stored result and writes nothing.
     const firstWithKey = new Map<string, Job>();
     for (const job of jobs) {
-      if (job.idempotencyKey === undefined) continue;
-      const first = firstWithKey.get(job.idempotencyKey);
-      if (first !== undefined) continue;
+      if (job.idempotencyKey === undefined || firstWithKey.has(job.idempotencyKey)) continue;
       firstWithKey.set(job.idempotencyKey, job);
       const stored = await store.findByIdempotencyKey(streamId, job.idempotencyKey);
       if (stored !== null) settled.set(job, replay(job, stored.metadata));
     }
+    const history = await this.recallFor(
+      customerId,
+      loaded,
+      jobs.filter((job) => !settled.has(job)),
+    );
 
     // Everything from here to the append's call is synchronous, so the head cannot move underneath.
     const base = loaded.state;
+    if (history !== null && history.version !== base.version) return { kind: 'conflict', stale };
     const expectedVersion = base.version;
     const nowMs = Math.max(this.options.clock().getTime(), base.lastAt === '' ? 0 : Date.parse(base.lastAt));
-    const context = { catalog: this.options.catalog, nowMs, now: iso(nowMs), newId: this.options.newId };
-    const due = advance(base, nowMs, { maxEvents: MAX_DUE_PER_APPEND });
+    const now = iso(nowMs);
+    const context = { catalog: this.options.catalog, nowMs, now, newId: this.options.newId };
+    const start = cloneState(base);
+    if (history !== null) {
+      recall(start, history.state, history.wanted);
+      for (const [id, usage] of history.usages) start.recalled.usages.set(id, usage);
+    }
+    const due = advance(start, nowMs, { maxEvents: MAX_DUE_PER_APPEND });
     if (!due.complete) {
       // A long idle left more due events than one append should carry: store this prefix on its own.
-      await this.append(
+      const appended = await this.append(
         customerId,
         due.events.map((event) => ({ event, metadata: {} })),
-        loaded.hash,
+        loaded,
         due.state,
         expectedVersion,
       );
-      throw new CaughtUp();
+      return appended ? { kind: 'caught_up' } : { kind: 'conflict', stale };
     }
-    const working = due.state;
     const written: { event: RecordedEvent; metadata: EventMetadata }[] = due.events.map((event) => ({
       event,
       metadata: {},
     }));
     const dueCount = written.length;
-    // One recorder for the whole batch: decisions refuse before they record anything, so a refused
-    // command leaves the working state as it found it (checked below).
-    const recorder = new Recorder(working);
+    // One recorder for the whole batch: a decision refuses before it records anything, so a refused
+    // command leaves the working state as it found it.
+    const recorder = new Recorder(due.state, { newId: () => context.newId('evt'), now });
     let decided = 0;
     for (const job of jobs) {
       if (settled.has(job)) continue;
@@ -214,7 +229,6 @@ export class Writer {
       if (decided > 0 && written.length >= MAX_EVENTS_PER_APPEND - MAX_EVENTS_PER_COMMAND) continue;
       decided += 1;
       const before = recorder.events.length;
-      const accountsBefore = recorder.state.accounts.size;
       try {
         const result = decideOn(recorder, job.command, context);
         const metadata: EventMetadata =
@@ -232,24 +246,19 @@ export class Writer {
         });
         settled.set(job, { ok: true, result });
       } catch (error) {
-        if (!(error instanceof TallyError) || recorder.events.length !== before) throw error;
-        // A refused decision may have opened an empty account to look at; the batch's state must stay
-        // what its events fold to, so close it again (accounts keep insertion order: it is the last).
-        for (const code of [...recorder.state.accounts.keys()].slice(accountsBefore))
-          recorder.state.accounts.delete(code);
+        if (!(error instanceof TallyError)) throw error;
         settled.set(job, { ok: false, error });
       }
     }
 
     if (written.length > dueCount) {
-      await this.append(customerId, written, loaded.hash, working, expectedVersion);
+      if (!(await this.append(customerId, written, loaded, recorder.state, expectedVersion)))
+        return { kind: 'conflict', stale };
     } else if (cached !== undefined) {
       // Nothing appended, so nothing proved the cached head current: refusals must not rest on a stale
-      // state. If the stream moved, retry (from the store) instead of answering.
+      // state. If the stream moved, decide again (from the store) instead of answering.
       const latest = await cache.load(customerId);
-      if (latest.state.version !== expectedVersion) {
-        throw new ConcurrencyConflictError(streamId, expectedVersion, latest.state.version);
-      }
+      if (latest.state.version !== expectedVersion) return { kind: 'conflict', stale };
     }
 
     const left: Job[] = [];
@@ -262,27 +271,65 @@ export class Writer {
       else if (outcome.ok) job.resolve(outcome.result);
       else job.reject(outcome.error);
     }
-    return left;
+    return { kind: 'appended', left };
   }
 
-  /** Signs `written` onto the hash chain, appends it, and makes the result the cached head. */
+  /**
+   * The history the batch's commands name (their `recall`), looked up before anything is decided, so
+   * that a decision never finds out halfway that it needs the store. Null when every command works on
+   * what is in play, as nearly all do.
+   */
+  private async recallFor(
+    customerId: string,
+    head: StreamHead,
+    jobs: readonly Job[],
+  ): Promise<Recalled | null> {
+    const wanted = { grants: [] as string[], holds: [] as string[], usages: [] as string[] };
+    for (const job of jobs) {
+      const asked = definitionOf(job.command).recall?.(job.command, head.state);
+      if (asked === undefined) continue;
+      wanted.grants.push(...(asked.grants ?? []).filter((id) => !head.state.grants.has(id)));
+      wanted.holds.push(...(asked.holds ?? []).filter((id) => !head.state.holds.has(id)));
+      wanted.usages.push(...(asked.usages ?? []));
+    }
+    if (wanted.grants.length + wanted.holds.length + wanted.usages.length === 0) return null;
+    const found = await this.options.cache.lookUp(customerId, head, wanted.usages);
+    // A reversal may restore the grants that paid the usage: recall those too.
+    for (const usage of found.usages.values())
+      for (const allocation of usage.deduction.allocations) wanted.grants.push(allocation.grantId);
+    return { state: found.history, version: found.history.version, wanted, usages: found.usages };
+  }
+
+  /**
+   * Signs `written` onto the hash chain and appends it; on success makes the result the cached head
+   * (and keeps its history in step) and returns true. False when another writer got there first.
+   */
   private async append(
     customerId: string,
     written: readonly { event: RecordedEvent; metadata: EventMetadata }[],
-    previousHash: string,
-    state: StreamHead['state'],
+    loaded: StreamHead,
+    state: CustomerState,
     expectedVersion: number,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const { store, cache } = this.options;
-    const { events, hash } = signEvents(previousHash, written);
-    const head: StreamHead = { state, hash };
-    await store.append(streamIdOf(customerId), events, { expectedVersion });
+    const { events, hash } = signEvents(loaded.hash, written);
+    try {
+      await store.append(streamIdOf(customerId), events, { expectedVersion });
+    } catch (error) {
+      if (error instanceof ConcurrencyConflictError || error instanceof DuplicateIdempotencyKeyError)
+        return false;
+      throw error;
+    }
+    const history = loaded.history?.version === expectedVersion ? loaded.history : undefined;
+    if (history !== undefined) for (const { event } of written) applyEvent(history, event);
+    const head: StreamHead = { state: forgetRecalled(state), hash, history };
     cache.remember(customerId, head);
     const { snapshotEvery } = this.options;
     if (Math.floor(state.version / snapshotEvery) > Math.floor(expectedVersion / snapshotEvery)) {
       // A failed snapshot only costs the next cold read some replay; the write itself succeeded.
       await cache.writeSnapshot(customerId, head).catch(() => undefined);
     }
+    return true;
   }
 }
 
@@ -300,12 +347,6 @@ function conflict(job: Job): TallyError {
     `idempotency key ${JSON.stringify(job.idempotencyKey)} was already used with a different request`,
     { field: 'idempotencyKey' },
   );
-}
-
-/** The request hash covers what the caller asked, not what the ledger looked up to answer it. */
-function stripLookups(payload: Record<string, unknown>): Record<string, unknown> {
-  const { usage: _usage, ...rest } = payload;
-  return rest;
 }
 
 /**

@@ -1,0 +1,114 @@
+import type { z } from 'zod';
+import { TallyError, type TallyErrorCode } from '../errors.js';
+import { type CustomRefusal, isForbiddenKey, refusalOf } from './fields.js';
+
+/**
+ * The wall between untrusted callers and the core: every public entry point passes its input through
+ * `parseInput` first, so bad input is refused with a code naming the field before anything is read
+ * or written, whatever the caller's types said.
+ */
+
+/**
+ * The input as `schema` reads it, or a `TallyError` naming the first field at fault. Only the input's
+ * own fields count (one inherited from a prototype is not part of the request), and a nested object's
+ * key that could reach a prototype (`__proto__`) is refused, since zod's copy would quietly drop it.
+ */
+export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new TallyError('invalid_input', 'input must be an object', { field: 'input' });
+  }
+  const own = ownFields(input as Record<string, unknown>);
+  const result = schema.safeParse(own);
+  if (!result.success) throw refusal(schema, result.error.issues);
+  const forbidden = forbiddenKeyIn(own);
+  if (forbidden !== null) {
+    throw new TallyError('invalid_input', `${forbidden} is not an allowed key`, { field: forbidden });
+  }
+  return result.data;
+}
+
+/** The object's own enumerable fields on a null prototype. */
+function ownFields(value: Record<string, unknown>): Record<string, unknown> {
+  const own: Record<string, unknown> = Object.create(null);
+  for (const key of Object.keys(value)) own[key] = value[key];
+  return own;
+}
+
+/** The path of the first nested key named like a prototype member, if any (inputs are small and shallow). */
+function forbiddenKeyIn(value: unknown, path = ''): string | null {
+  if (typeof value !== 'object' || value === null || value instanceof Date) return null;
+  for (const key of Object.keys(value)) {
+    const at = path === '' ? key : `${path}.${key}`;
+    if (isForbiddenKey(key)) return at;
+    const found = forbiddenKeyIn((value as Record<string, unknown>)[key], at);
+    if (found !== null) return found;
+  }
+  return null;
+}
+
+type Issue = z.core.$ZodIssue;
+
+/**
+ * The refusal for a failed parse: the first issue about a field's value, else the first unknown field.
+ * A field's refusal has the code and message registered with its schema (`refusalOf`), whichever check
+ * failed; a check's own refusal (`CustomRefusal`) keeps its code and message.
+ */
+function refusal(schema: z.ZodType, issues: readonly Issue[]): TallyError {
+  const issue = issues.find((i) => i.code !== 'unrecognized_keys') ?? issues[0]!;
+  if (issue.code === 'unrecognized_keys') {
+    const field = [...issue.path.map(String), issue.keys[0]!].join('.');
+    return new TallyError('invalid_input', `unknown field ${JSON.stringify(field)}`, { field });
+  }
+  const path = issue.path.map(String);
+  const field = path.length === 0 ? 'input' : path.join('.');
+  const custom = issue.code === 'custom' ? (issue.params as CustomRefusal | undefined) : undefined;
+  if (custom?.tallyCode !== undefined) {
+    return new TallyError(custom.tallyCode, `${field} ${issue.message}`, { field });
+  }
+  const leaf = leafAt(schema, issue.path);
+  const registered = leaf === undefined ? undefined : refusalOf(leaf);
+  const code: TallyErrorCode = registered?.code ?? 'invalid_input';
+  const value = issue.input;
+  const message = registered?.message(field, value) ?? `${field}: ${issue.message}`;
+  return new TallyError(code, message, { field });
+}
+
+/** The field schema at `path` inside `schema`, through objects, optionals and pipes. */
+function leafAt(schema: z.ZodType, path: readonly PropertyKey[]): z.ZodType | undefined {
+  let at: z.ZodType | undefined = schema;
+  for (let i = 0; ; ) {
+    if (at === undefined) return undefined;
+    if (refusalOf(at) !== undefined && i === path.length) return at;
+    const def = at._zod.def as unknown as Record<string, unknown> & { type: string };
+    switch (def.type) {
+      case 'optional':
+      case 'nullable':
+      case 'default':
+      case 'readonly':
+        at = def.innerType as z.ZodType;
+        continue;
+      case 'pipe':
+        at = def.in as z.ZodType;
+        continue;
+      case 'object': {
+        if (i === path.length) return at;
+        const shape = def.shape as Record<string, z.ZodType>;
+        at = Object.hasOwn(shape, String(path[i])) ? shape[String(path[i])] : undefined;
+        i += 1;
+        continue;
+      }
+      case 'record':
+        if (i === path.length) return at;
+        at = def.valueType as z.ZodType;
+        i += 1;
+        continue;
+      case 'array':
+        if (i === path.length) return at;
+        at = def.element as z.ZodType;
+        i += 1;
+        continue;
+      default:
+        return i === path.length ? at : undefined;
+    }
+  }
+}

@@ -1,0 +1,37 @@
+/**
+ * `@tally/core/pure`: the decider the ledger is built on, for those who build on it (a projection, a
+ * custom shell, a test of a rule). No I/O, no clock, no randomness: time and ids are inputs.
+ * Events fold into state (`fold`, `evolve`); a command and a state decide new events (`decide`); time
+ * alone makes events due (`advance`); a stream reads as a statement (`ledgerEntries`).
+ *
+ * @example
+ * import { advance, decide, fold, upcast } from '@tally/core/pure';
+ *
+ * const { state } = advance(fold(stored.map(upcast)), Date.now());
+ * const decided = decide(state, { type: 'trackUsage', customerId: 'cus_123', feature: 'ai-generation', quantity: 1 }, context);
+ *
+ * @packageDocumentation
+ */
+export { advance } from './advance.js';
+export { consumptionOrder } from './consumption-order.js';
+export type { CommandDefinition, CommandOf, InputOf, Recall, ResultOf } from './decide/command.js';
+export { type Command, type CommandName, type Commands, commands } from './decide/commands.js';
+export type { DecideContext } from './decide/context.js';
+export { type Decided, decide } from './decide/index.js';
+export { ledgerEntries } from './entries.js';
+export { CURRENT_SCHEMA_VERSIONS, EVENT_TYPES } from './events.js';
+export { applyEvent, evolve, fold } from './evolve.js';
+export { canonicalJson, chainHash, GENESIS_HASH } from './hash-chain.js';
+export { findUsages, recallNeeds } from './recall.js';
+export type {
+  AccountState,
+  CustomerInfo,
+  CustomerState,
+  GrantState,
+  HoldState,
+  Recalled,
+  SubscriptionState,
+  UsageRecord,
+} from './state.js';
+export { initialState, recall } from './state.js';
+export { upcast } from './upcast.js';
