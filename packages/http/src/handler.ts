@@ -258,27 +258,40 @@ function catalogJson(catalog: Catalog) {
 /**
  * The body as text, refusing it with 413 as soon as it is known to be over `limit` bytes: from
  * `Content-Length` before reading anything, or while streaming a body sent without one.
+ *
+ * The bytes must be UTF-8. A lenient decoder would read an invalid byte as U+FFFD, so two different
+ * bodies (one with `\xff`, one with a real U+FFFD) would be the same request, and one would replay the
+ * other under the same `Idempotency-Key`: invalid UTF-8 is refused as `invalid_json` instead.
  */
 async function readText(request: Request, limit: number): Promise<string> {
   const tooLarge = () => new HttpError('payload_too_large', `the request body is over ${limit} bytes`);
   const declared = request.headers.get('content-length');
   if (declared !== null && Number(declared) > limit) throw tooLarge();
   if (request.body === null) return '';
-  const decoder = new TextDecoder();
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  const decode = (bytes?: Uint8Array): string => {
+    try {
+      return bytes === undefined ? decoder.decode() : decoder.decode(bytes, { stream: true });
+    } catch {
+      throw new HttpError('invalid_json', 'the request body is not valid UTF-8');
+    }
+  };
   let text = '';
   let size = 0;
   const reader = request.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel().catch(() => undefined);
-      throw tooLarge();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > limit) throw tooLarge();
+      text += decode(value);
     }
-    text += decoder.decode(value, { stream: true });
+    return text + decode();
+  } catch (error) {
+    await reader.cancel().catch(() => undefined);
+    throw error;
   }
-  return text + decoder.decode();
 }
 
 function parse<S extends z.ZodType>(schema: S, value: unknown, where: 'body' | 'query'): z.output<S> {
