@@ -262,6 +262,7 @@ function catalogJson(catalog: Catalog) {
  * The bytes must be UTF-8. A lenient decoder would read an invalid byte as U+FFFD, so two different
  * bodies (one with `\xff`, one with a real U+FFFD) would be the same request, and one would replay the
  * other under the same `Idempotency-Key`: invalid UTF-8 is refused as `invalid_json` instead.
+ * A body that cannot be read to its end is `bad_request` (400, never reported to `onError`).
  */
 async function readText(request: Request, limit: number): Promise<string> {
   const tooLarge = () => new HttpError('payload_too_large', `the request body is over ${limit} bytes`);
@@ -281,7 +282,14 @@ async function readText(request: Request, limit: number): Promise<string> {
   const reader = request.body.getReader();
   try {
     for (;;) {
-      const { done, value } = await reader.read();
+      const { done, value } = await reader.read().catch(() => {
+        // The body's source failed: a client that hung up before sending all of it, or broke the
+        // chunked framing. That is the client's doing, not the server's: no 5xx, nothing for onError.
+        throw new HttpError(
+          'bad_request',
+          'the request body could not be read to its end (the connection closed early or its framing is broken)',
+        );
+      });
       if (done) break;
       size += value.byteLength;
       if (size > limit) throw tooLarge();

@@ -1,7 +1,10 @@
+import { connect } from 'node:net';
 import type { LedgerEntry } from '@tally/core';
+import { createLedger } from '@tally/core';
 import { memoryStore } from '@tally/store-memory';
 import { afterEach, describe, expect, it } from 'vitest';
-import { API_KEY, startServer, type TestServer } from './server.js';
+import { createHttpHandler } from '../src/index.js';
+import { API_KEY, catalog, startServer, type TestServer } from './server.js';
 
 /**
  * Clients that send what a well-behaved client never would: bytes that are not UTF-8, bodies cut off
@@ -56,6 +59,37 @@ function usageWithNoteBytes(note: readonly number[]): Uint8Array {
   return new Uint8Array([...before, ...note, ...after]);
 }
 
+/**
+ * Writes `data` on a raw TCP connection to the server, then hangs up (`end`: half-close, the server
+ * may still answer; `destroy`: gone) or keeps the connection open. Resolves with what the server
+ * sent back by the time the connection closed.
+ */
+function rawRequest(url: string, data: string, then: 'end' | 'destroy' | 'keep'): Promise<string> {
+  const { port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = connect(Number(port), '127.0.0.1');
+    let received = '';
+    const timer = setTimeout(() => socket.destroy(), 5_000);
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString('latin1');
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(received);
+    });
+    socket.write(data, () => {
+      if (then === 'end') socket.end();
+      // Give the server time to dispatch the request and start reading its body.
+      if (then === 'destroy') setTimeout(() => socket.destroy(), 100);
+    });
+  });
+}
+
+const head = (framing: string) =>
+  `POST /v1/customers HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${API_KEY}\r\n` +
+  `Content-Type: application/json\r\n${framing}\r\n`;
+
 describe('request bodies that are not UTF-8', () => {
   it('are refused with 400 invalid_json, whatever the invalid sequence', async () => {
     const server = await start();
@@ -100,5 +134,70 @@ describe('request bodies that are not UTF-8', () => {
       (e) => e.type === 'credits_deducted',
     );
     expect(deductions.map((e) => e.data.metadata)).toEqual([{ note: '\uFFFD' }]);
+  });
+});
+
+describe('clients that hang up or break the framing', () => {
+  const cases: [string, string, 'end' | 'destroy' | 'keep'][] = [
+    [
+      'less body than its Content-Length, then a half-close',
+      `${head('Content-Length: 100\r\n')}{"customerId":`,
+      'end',
+    ],
+    [
+      'less body than its Content-Length, then gone',
+      `${head('Content-Length: 100\r\n')}{"customerId":`,
+      'destroy',
+    ],
+    ['a chunk size that is not hex', `${head('Transfer-Encoding: chunked\r\n')}5\r\n{"cus\r\nzz\r\n`, 'keep'],
+    [
+      'a chunked body without its last chunk, then a half-close',
+      `${head('Transfer-Encoding: chunked\r\n')}5\r\n{"cus\r\n`,
+      'end',
+    ],
+  ];
+
+  it.each(cases)(
+    '%s: not reported to onError, answered 400 when the connection is still there',
+    async (_what, data, then) => {
+      const reported: unknown[] = [];
+      const server = await start({ onError: (error) => reported.push(error) });
+      const response = await rawRequest(server.url, data, then);
+      if (then !== 'destroy') expect(response).toMatch(/^HTTP\/1\.1 400 /);
+      // Let the handler finish with the body it could not read.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(reported.map(String)).toEqual([]);
+      // Nothing was written, and the server still serves well-behaved clients.
+      expect((await server.call('GET', '/v1/customers/cus_1')).status).toBe(404);
+      expect((await server.call('POST', '/v1/customers', { body: { customerId: 'cus_ok' } })).status).toBe(
+        201,
+      );
+    },
+  );
+
+  it('answers 400 bad_request, without onError, to a body stream that fails while the client still listens', async () => {
+    const reported: unknown[] = [];
+    const ledger = createLedger({ catalog, store: memoryStore() });
+    const handler = createHttpHandler({ ledger, apiKeys: [API_KEY], onError: (e) => reported.push(e) });
+    const bytes = new TextEncoder().encode('{"customerId":"cus_');
+    const res = await handler(
+      new Request('http://tally.local/v1/customers', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
+        body: new ReadableStream({
+          pull(controller) {
+            controller.enqueue(bytes);
+            controller.error(new Error('connection reset by peer'));
+          },
+        }),
+        duplex: 'half',
+      } as RequestInit),
+    );
+    expect(res.status).toBe(400);
+    const { error } = (await res.json()) as { error: { code: string; message: string } };
+    expect(error.code).toBe('bad_request');
+    expect(error.message).not.toContain('reset by peer');
+    expect(reported).toEqual([]);
+    await ledger.close();
   });
 });
