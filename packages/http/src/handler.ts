@@ -105,6 +105,13 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
     return fail(c, 'unauthorized', 'send a valid API key as "Authorization: Bearer <key>"');
   });
 
+  // Hono answers HEAD with the GET route minus its body; the API defines no HEAD routes, and a
+  // method a route does not have is 404 (see the README), so HEAD is refused like PUT or DELETE.
+  app.use('*', async (c, next) => {
+    if (c.req.raw.method !== 'HEAD') return next();
+    return fail(c, 'not_found', `no route HEAD ${new URL(c.req.url).pathname}`);
+  });
+
   app.notFound((c) => fail(c, 'not_found', `no route ${c.req.method} ${new URL(c.req.url).pathname}`));
   app.onError((error, c) => {
     if (error instanceof HttpError) return fail(c, error.code, error.message, error.field);

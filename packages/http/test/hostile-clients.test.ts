@@ -201,3 +201,27 @@ describe('clients that hang up or break the framing', () => {
     await ledger.close();
   });
 });
+
+describe('methods', () => {
+  it('answers HEAD like any other method a route does not have: 404 not_found', async () => {
+    const server = await start();
+    await quickstartCustomer(server);
+    for (const path of [
+      '/v1/catalog',
+      '/v1/customers/cus_123',
+      '/v1/ledger?customerId=cus_123',
+      '/v1/nowhere',
+    ]) {
+      const res = await fetch(`${server.url}${path}`, {
+        method: 'HEAD',
+        headers: { authorization: `Bearer ${API_KEY}` },
+      });
+      expect(res.status, `HEAD ${path}`).toBe(404);
+      const other = await server.call('PUT', path);
+      expect([other.status, errorOf(other.body).code], `PUT ${path}`).toEqual([404, 'not_found']);
+    }
+    // Authentication still comes first.
+    const anonymous = await fetch(`${server.url}/v1/catalog`, { method: 'HEAD' });
+    expect(anonymous.status).toBe(401);
+  });
+});
