@@ -138,15 +138,28 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
   }
 
   /**
-   * The query's declared parameters only. Unknown ones are ignored (cache busters and the like), so
-   * they must not reach the ledger either: `parseRead` reads `currency` wherever it is present, and
-   * `GET /v1/holds?customerId=…&currency=x y` used to fail with 404 unknown_currency. The schemas are
-   * `z.object`, whose output drops undeclared keys; query values are strings, never `__proto__` tricks.
+   * The query string, as strict as a body: a parameter the route does not declare, or one given
+   * twice, is `invalid_input` naming it (a typo such as `curency=` must not read the whole ledger,
+   * and `customerId=a&customerId=b` must not quietly pick one). Only declared names are copied, so a
+   * `__proto__` parameter is refused before it could reach an object.
    */
   function query<S extends z.ZodObject>(c: Context, schema: S): z.output<S> {
-    const raw = c.req.query();
-    parse(schema, raw, 'query');
-    return schema.parse(raw);
+    const params = new URL(c.req.url).searchParams;
+    const values: Record<string, string> = {};
+    for (const [name, value] of params) {
+      if (!Object.hasOwn(schema.shape, name)) {
+        throw new HttpError('invalid_input', `unknown parameter ${JSON.stringify(name)} in the query`, name);
+      }
+      if (Object.hasOwn(values, name)) {
+        throw new HttpError(
+          'invalid_input',
+          `parameter ${JSON.stringify(name)} is given more than once in the query`,
+          name,
+        );
+      }
+      values[name] = value;
+    }
+    return parse(schema, values, 'query');
   }
 
   /** `{ idempotencyKey }` from the header, or nothing; the ledger validates the key. */

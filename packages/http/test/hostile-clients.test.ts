@@ -225,3 +225,49 @@ describe('methods', () => {
     expect(anonymous.status).toBe(401);
   });
 });
+
+describe('query strings', () => {
+  it('refuse an unknown parameter with 400 invalid_input naming it', async () => {
+    const server = await start();
+    await quickstartCustomer(server);
+    const cases: [string, string][] = [
+      ['/v1/credit-accounts?customerId=cus_123&cachebuster=1', 'cachebuster'],
+      ['/v1/holds?customerId=cus_123&currency=credits', 'currency'],
+      ['/v1/ledger?customerId=cus_123&curency=credits', 'curency'],
+      ['/v1/grants?customerId=cus_123&__proto__=x', '__proto__'],
+      ['/v1/subscriptions?customerId=cus_123&constructor=x', 'constructor'],
+      ['/v1/ledger?customerId=cus_123&=x', ''],
+    ];
+    for (const [path, field] of cases) {
+      const res = await server.call('GET', path);
+      expect([res.status, errorOf(res.body).code, errorOf(res.body).field], path).toEqual([
+        400,
+        'invalid_input',
+        field,
+      ]);
+      expect(errorOf(res.body).message, path).toContain(JSON.stringify(field));
+    }
+  });
+
+  it('refuse a repeated parameter with 400 invalid_input naming it', async () => {
+    const server = await start();
+    await quickstartCustomer(server);
+    await quickstartCustomer(server, 'cus_456');
+    const cases: [string, string][] = [
+      ['/v1/credit-accounts?customerId=cus_123&customerId=cus_456', 'customerId'],
+      ['/v1/ledger?customerId=cus_123&currency=credits&currency=credits', 'currency'],
+      ['/v1/grants?customerId=cus_123&at=2030-01-01T00:00:00Z&at=2020-01-01T00:00:00Z', 'at'],
+    ];
+    for (const [path, field] of cases) {
+      const res = await server.call('GET', path);
+      expect([res.status, errorOf(res.body).code, errorOf(res.body).field], path).toEqual([
+        400,
+        'invalid_input',
+        field,
+      ]);
+    }
+    // The declared parameters, once each, still read.
+    const ok = await server.call('GET', '/v1/ledger?customerId=cus_123&currency=credits');
+    expect(ok.status).toBe(200);
+  });
+});
