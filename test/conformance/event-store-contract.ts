@@ -8,6 +8,7 @@ import {
 } from '@tally/core';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { fcOptions, fcRuns } from '../support/fast-check.js';
 import { batch, streamSuffix } from './arbitraries.js';
 import { appendWithRetry, event, readAllSettled } from './helpers.js';
 
@@ -224,7 +225,7 @@ export function describeEventStoreContract(name: string, makeStore: () => Promis
       expect(await store.findByIdempotencyKey('s-1', 'order-9')).toBeNull();
     });
 
-    it('hands back exactly the events it was given (property, 200 runs)', async () => {
+    it(`hands back exactly the events it was given (property, ${fcRuns(200)} runs)`, async () => {
       const written: StoredEvent[] = [];
       let run = 0;
       await fc.assert(
@@ -240,7 +241,7 @@ export function describeEventStoreContract(name: string, makeStore: () => Promis
           }
           written.push(...read);
         }),
-        { numRuns: 200 },
+        fcOptions({ runs: 200 }),
       );
       expect(await readAllSettled(store, written.length)).toEqual(written);
     });

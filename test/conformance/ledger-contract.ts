@@ -8,6 +8,7 @@ import {
   sequenceCatalog,
   sequenceClock,
 } from '../support/command-sequences.js';
+import { fcOptions, fcRuns } from '../support/fast-check.js';
 
 export interface LedgerStoreUnderTest {
   readonly store: EventStore;
@@ -15,7 +16,7 @@ export interface LedgerStoreUnderTest {
 }
 
 /** Random command sequences per store: durable stores pay a round trip per step, so fewer than in core. */
-const RUNS = Number(process.env.FC_STORE_RUNS ?? 200);
+const RUNS = 200;
 
 /**
  * The ledger on top of a store: the walkthrough, and the command-sequence property of the core tests
@@ -46,7 +47,7 @@ export function describeLedgerContract(name: string, makeStore: () => Promise<Le
       }
     });
 
-    it(`keeps every ledger invariant over random command sequences (property, ${RUNS} runs)`, async () => {
+    it(`keeps every ledger invariant over random command sequences (property, ${fcRuns(RUNS)} runs)`, async () => {
       await fc.assert(
         fc.asyncProperty(
           commandSequence({ maxLength: 12 }),
@@ -67,7 +68,7 @@ export function describeLedgerContract(name: string, makeStore: () => Promise<Le
             }
           },
         ),
-        { numRuns: RUNS },
+        fcOptions({ runs: RUNS }),
       );
     }, 600_000);
   });
