@@ -9,29 +9,26 @@ import {
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { fcOptions, fcRuns } from '../support/fast-check.js';
+import type { OpenedStore, StoreTarget } from '../support/stores.js';
 import { batch, streamSuffix } from './arbitraries.js';
 import { appendWithRetry, event, readAllSettled } from './helpers.js';
 
-export interface StoreUnderTest {
-  readonly store: EventStore;
-  /** Closes the store and removes what it wrote (file, schema). */
-  cleanup(): Promise<void>;
-}
-
 /**
- * The behaviour every `EventStore` must have, run once per adapter. `makeStore` gives each test an
- * empty store of its own.
+ * The behaviour every `EventStore` must have, run once per adapter. Each test gets an empty store of
+ * its own from `target.open()`, closed (and removed) after it.
  */
-export function describeEventStoreContract(name: string, makeStore: () => Promise<StoreUnderTest>): void {
-  describe(`${name}: EventStore contract`, () => {
+export function describeEventStoreContract(target: StoreTarget): void {
+  describe(`${target.name}: EventStore contract`, () => {
+    let opened: OpenedStore | undefined;
     let store: EventStore;
-    let cleanup: () => Promise<void>;
 
     beforeEach(async () => {
-      ({ store, cleanup } = await makeStore());
+      opened = await target.open();
+      store = opened.store;
     });
     afterEach(async () => {
-      await cleanup();
+      await opened?.close();
+      opened = undefined;
     });
 
     it('appends to a new stream and reads it back in order', async () => {

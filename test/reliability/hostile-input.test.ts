@@ -10,6 +10,7 @@ import {
 import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { fcOptions } from '../support/fast-check.js';
+import { type OpenedStore, storeTargets } from '../support/stores.js';
 import { storeFingerprint } from './support/audit.js';
 import { catalog } from './support/catalog.js';
 import {
@@ -26,7 +27,6 @@ import {
   timeBefore,
   unknownId,
 } from './support/hostile.js';
-import { type OpenedStore, storeTargets } from './support/stores.js';
 
 /**
  * Garbage at every public entry point. Every call must be refused with a TallyError whose code is one
@@ -430,7 +430,7 @@ async function expectRefused(
   if (after !== before) throw new Error(`${what} was refused with ${error.code} but changed the store`);
 }
 
-const targets = storeTargets();
+const targets = await storeTargets();
 
 describe.each(targets)('hostile input on the $name store', (target) => {
   let opened: OpenedStore | undefined;
