@@ -8,29 +8,27 @@ import {
 } from '@tally/core';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { fcOptions, fcRuns } from '../support/fast-check.js';
+import type { OpenedStore, StoreTarget } from '../support/stores.js';
 import { batch, streamSuffix } from './arbitraries.js';
 import { appendWithRetry, event, readAllSettled } from './helpers.js';
 
-export interface StoreUnderTest {
-  readonly store: EventStore;
-  /** Closes the store and removes what it wrote (file, schema). */
-  cleanup(): Promise<void>;
-}
-
 /**
- * The behaviour every `EventStore` must have, run once per adapter. `makeStore` gives each test an
- * empty store of its own.
+ * The behaviour every `EventStore` must have, run once per adapter. Each test gets an empty store of
+ * its own from `target.open()`, closed (and removed) after it.
  */
-export function describeEventStoreContract(name: string, makeStore: () => Promise<StoreUnderTest>): void {
-  describe(`${name}: EventStore contract`, () => {
+export function describeEventStoreContract(target: StoreTarget): void {
+  describe(`${target.name}: EventStore contract`, () => {
+    let opened: OpenedStore | undefined;
     let store: EventStore;
-    let cleanup: () => Promise<void>;
 
     beforeEach(async () => {
-      ({ store, cleanup } = await makeStore());
+      opened = await target.open();
+      store = opened.store;
     });
     afterEach(async () => {
-      await cleanup();
+      await opened?.close();
+      opened = undefined;
     });
 
     it('appends to a new stream and reads it back in order', async () => {
@@ -224,7 +222,7 @@ export function describeEventStoreContract(name: string, makeStore: () => Promis
       expect(await store.findByIdempotencyKey('s-1', 'order-9')).toBeNull();
     });
 
-    it('hands back exactly the events it was given (property, 200 runs)', async () => {
+    it(`hands back exactly the events it was given (property, ${fcRuns(200)} runs)`, async () => {
       const written: StoredEvent[] = [];
       let run = 0;
       await fc.assert(
@@ -240,7 +238,7 @@ export function describeEventStoreContract(name: string, makeStore: () => Promis
           }
           written.push(...read);
         }),
-        { numRuns: 200 },
+        fcOptions({ runs: 200 }),
       );
       expect(await readAllSettled(store, written.length)).toEqual(written);
     });

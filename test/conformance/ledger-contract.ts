@@ -8,23 +8,20 @@ import {
   sequenceCatalog,
   sequenceClock,
 } from '../support/command-sequences.js';
-
-export interface LedgerStoreUnderTest {
-  readonly store: EventStore;
-  cleanup(): Promise<void>;
-}
+import { fcOptions, fcRuns } from '../support/fast-check.js';
+import type { StoreTarget } from '../support/stores.js';
 
 /** Random command sequences per store: durable stores pay a round trip per step, so fewer than in core. */
-const RUNS = Number(process.env.FC_STORE_RUNS ?? 200);
+const RUNS = 200;
 
 /**
  * The ledger on top of a store: the walkthrough, and the command-sequence property of the core tests
  * (every invariant after every step, cold ledgers and snapshots included), run on this store.
  */
-export function describeLedgerContract(name: string, makeStore: () => Promise<LedgerStoreUnderTest>): void {
-  describe(`${name}: the ledger on this store`, () => {
+export function describeLedgerContract(target: StoreTarget): void {
+  describe(`${target.name}: the ledger on this store`, () => {
     it('runs the walkthrough: +100, -10, balance 90, and a cold ledger reads the same', async () => {
-      const { store, cleanup } = await makeStore();
+      const { store, close } = await target.open();
       try {
         const ledger = createLedger({ catalog: walkthroughCatalog, store });
         await ledger.createCustomer({ customerId: 'cus_123' });
@@ -42,17 +39,17 @@ export function describeLedgerContract(name: string, makeStore: () => Promise<Le
         expect((await cold.creditAccounts({ customerId: 'cus_123' }))[0]?.balance).toBe('90');
         expect(await cold.verify({ customerId: 'cus_123' })).toMatchObject({ ok: true, events: 4 });
       } finally {
-        await cleanup();
+        await close();
       }
     });
 
-    it(`keeps every ledger invariant over random command sequences (property, ${RUNS} runs)`, async () => {
+    it(`keeps every ledger invariant over random command sequences (property, ${fcRuns(RUNS)} runs)`, async () => {
       await fc.assert(
         fc.asyncProperty(
           commandSequence({ maxLength: 12 }),
           fc.constantFrom(2, 500),
           async (steps, snapshotEvery) => {
-            const { store, cleanup } = await makeStore();
+            const { store, close } = await target.open();
             try {
               const clock = sequenceClock();
               const ledger = createLedger({
@@ -63,11 +60,11 @@ export function describeLedgerContract(name: string, makeStore: () => Promise<Le
               });
               await runSequence(ledger, streamsOnly(store), clock, steps, { coldOptions: { snapshotEvery } });
             } finally {
-              await cleanup();
+              await close();
             }
           },
         ),
-        { numRuns: RUNS },
+        fcOptions({ runs: RUNS }),
       );
     }, 600_000);
   });

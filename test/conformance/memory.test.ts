@@ -1,7 +1,4 @@
-import { memoryStore } from '@tally/store-memory';
+import { memoryTarget } from '../support/stores.js';
 import { describeEventStoreContract } from './event-store-contract.js';
 
-describeEventStoreContract('memory', async () => {
-  const store = memoryStore();
-  return { store, cleanup: () => store.close() };
-});
+describeEventStoreContract(memoryTarget());

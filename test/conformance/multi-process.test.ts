@@ -1,66 +1,56 @@
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { EventStore } from '@tally/core';
-import { postgresStore } from '@tally/store-postgres';
-import { sqliteStore } from '@tally/store-sqlite';
-import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { finished } from '../reliability/support/processes.js';
+import type { StoreSpec } from '../support/store-spec.js';
+import {
+  choosePostgres,
+  itOnPostgresServer,
+  postgresTarget,
+  type StoreTarget,
+  sqliteTarget,
+} from '../support/stores.js';
 import { readAllSettled } from './helpers.js';
-import type { WorkerReport, WorkerTarget, WorkerTask } from './workers/append-worker.js';
+import type { WorkerReport, WorkerTask } from './workers/append-worker.js';
 
 /**
  * Four OS processes append to the same streams of one store at once, each retrying on conflicts.
  * Afterwards every acknowledged append is in its place, no version is missing or doubled, and the
- * global order holds each event once. The Postgres half needs a server (DATABASE_URL): PGlite lives
- * inside one process.
+ * global order holds each event once. The Postgres half needs a server: PGlite lives inside one
+ * process (see test/support/stores.ts for which server).
  */
 const here = dirname(fileURLToPath(import.meta.url));
 const processes = 4;
 const appendsPerProcess = 40;
 const streams = ['mp-0', 'mp-1', 'mp-2'];
-const url = process.env.DATABASE_URL;
+const choice = await choosePostgres();
+
+/** Runs the workers on a fresh store of `target`, then checks it through the test's own connection. */
+async function appendFromProcesses(target: StoreTarget): Promise<void> {
+  const opened = await target.open();
+  try {
+    if (opened.spec === undefined) throw new Error(`${target.name} cannot be opened by another process`);
+    const reports = await runWorkers(opened.spec);
+    await expectConsistent(opened.store, reports);
+  } finally {
+    await opened.close();
+  }
+}
 
 describe('several processes appending to one store', () => {
-  it('SQLite file: every acknowledged append is kept, versions dense, nothing doubled', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'tally-mp-'));
-    const filename = join(dir, 'events.db');
-    try {
-      const reports = await runWorkers({ kind: 'sqlite', filename });
-      const store = sqliteStore({ filename });
-      try {
-        await expectConsistent(store, reports);
-      } finally {
-        await store.close();
-      }
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
+  it('SQLite file: every acknowledged append is kept, versions dense, nothing doubled', () =>
+    appendFromProcesses(sqliteTarget()));
 
-  it.runIf(url !== undefined)(
+  itOnPostgresServer(
+    choice,
     'Postgres server: every acknowledged append is kept, versions dense, nothing doubled',
-    async () => {
-      const connectionString = url!;
-      const schema = `tally_test_mp_${randomBytes(4).toString('hex')}`;
-      const pool = new pg.Pool({ connectionString, connectionTimeoutMillis: 5_000 });
-      try {
-        const reports = await runWorkers({ kind: 'postgres', connectionString, schema });
-        const store = postgresStore({ pool }, { schema });
-        await expectConsistent(store, reports);
-      } finally {
-        await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-        await pool.end();
-      }
-    },
+    async () => appendFromProcesses(await postgresTarget()),
   );
 });
 
-async function runWorkers(target: WorkerTarget): Promise<WorkerReport[]> {
+async function runWorkers(target: StoreSpec): Promise<WorkerReport[]> {
   // Far enough ahead for every process to have loaded tsx and the stores.
   const startAt = Date.now() + 2_000;
   return Promise.all(

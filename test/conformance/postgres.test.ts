@@ -2,43 +2,49 @@ import { randomBytes } from 'node:crypto';
 import { postgresSchemaSql, postgresStore } from '@tally/store-postgres';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
+import { choosePostgres, itOnPostgresServer, postgresDatabase, postgresTarget } from '../support/stores.js';
 import { describeEventStoreContract } from './event-store-contract.js';
 import { event } from './helpers.js';
-import { postgresTarget } from './postgres-target.js';
 
-const url = process.env.DATABASE_URL;
-const target = postgresTarget();
-const freshSchema = target.freshSchema;
+const target = await postgresTarget();
+const choice = await choosePostgres();
 
-describeEventStoreContract(target.label, () => target.fresh());
+describeEventStoreContract(target);
 
-describe(`${target.label}: specifics`, () => {
+describe(`${target.name}: specifics`, () => {
   it('works on tables made from postgresSchemaSql by your own migration', async () => {
-    const schema = freshSchema();
-    await target.exec(postgresSchemaSql(schema));
-    const store = target.store(schema);
+    const db = await postgresDatabase();
+    const schema = db.freshSchema();
+    await db.exec(postgresSchemaSql(schema));
+    const store = db.store(schema, { createSchema: false });
     try {
       await store.append('s-1', [event('a')], { expectedVersion: 0 });
       expect((await store.readStream('s-1')).map((e) => e.id)).toEqual(['a']);
     } finally {
       await store.close();
-      await target.exec(`DROP SCHEMA ${schema} CASCADE`);
+      await db.exec(`DROP SCHEMA ${schema} CASCADE`);
     }
   });
 
   it('refuses a schema name that is not a plain identifier and a batch too large for one position block', async () => {
-    expect(() => target.store('tally; DROP TABLE x')).toThrow(TypeError);
-    const store = target.store(freshSchema());
-    const tooMany = Array.from({ length: 8193 }, (_, i) => event(`e${i}`));
-    await expect(store.append('s-1', tooMany, { expectedVersion: 0 })).rejects.toBeInstanceOf(RangeError);
-    await store.close();
+    const db = await postgresDatabase();
+    expect(() => db.store('tally; DROP TABLE x')).toThrow(TypeError);
+    const schema = db.freshSchema();
+    const store = db.store(schema);
+    try {
+      const tooMany = Array.from({ length: 8193 }, (_, i) => event(`e${i}`));
+      await expect(store.append('s-1', tooMany, { expectedVersion: 0 })).rejects.toBeInstanceOf(RangeError);
+    } finally {
+      await store.close();
+      await db.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    }
   });
 });
 
 // Needs a second connection that can sit in a transaction while the store writes: a server only.
-describe.runIf(url !== undefined)('postgres (server): a transaction that commits late', () => {
-  it('is waited for by readAll, never skipped', async () => {
-    const schema = freshSchema();
+describe('postgres: a transaction that commits late', () => {
+  itOnPostgresServer(choice, 'is waited for by readAll, never skipped', async (url) => {
+    const schema = (await postgresDatabase()).freshSchema();
     const pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 5_000 });
     const store = postgresStore({ pool }, { schema });
     const gate = await pool.connect();

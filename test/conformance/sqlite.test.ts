@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sqliteStore } from '@tally/store-sqlite';
 import { describe, expect, it } from 'vitest';
+import { sqliteTarget } from '../support/stores.js';
 import { describeEventStoreContract } from './event-store-contract.js';
 import { event } from './helpers.js';
 
@@ -11,22 +12,8 @@ async function tempDir(): Promise<{ dir: string; remove: () => Promise<void> }> 
   return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
 }
 
-describeEventStoreContract('sqlite (file)', async () => {
-  const { dir, remove } = await tempDir();
-  const store = sqliteStore({ filename: join(dir, 'events.db') });
-  return {
-    store,
-    cleanup: async () => {
-      await store.close();
-      await remove();
-    },
-  };
-});
-
-describeEventStoreContract('sqlite (:memory:)', async () => {
-  const store = sqliteStore({ filename: ':memory:' });
-  return { store, cleanup: () => store.close() };
-});
+describeEventStoreContract(sqliteTarget());
+describeEventStoreContract(sqliteTarget({ inMemory: true }));
 
 describe('sqlite store', () => {
   it('keeps its events and snapshots in the file across close and reopen, at either synchronous level', async () => {

@@ -3,18 +3,19 @@ import { statSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLedger, type EventStore, type StoredEvent } from '@tally/core';
 import { describe, expect, it } from 'vitest';
-import { auditCustomer } from './support/audit.js';
-import { catalog } from './support/catalog.js';
-import { soak } from './support/env.js';
-import { finished, startWorker } from './support/processes.js';
 import {
+  choosePostgres,
+  itOnPostgresServer,
   openStoreSpec,
-  postgresServer,
   postgresTarget,
   type StoreSpec,
   type StoreTarget,
   sqliteTarget,
-} from './support/stores.js';
+} from '../support/stores.js';
+import { auditCustomer } from './support/audit.js';
+import { catalog } from './support/catalog.js';
+import { soak } from './support/env.js';
+import { finished, startWorker } from './support/processes.js';
 import type { CrashTask } from './workers/crash-appender.js';
 import type { StallTask } from './workers/stall.js';
 
@@ -32,7 +33,7 @@ import type { StallTask } from './workers/stall.js';
  */
 
 const KILLS = 15 * soak();
-const server = await postgresServer().catch((error: unknown) => error as Error);
+const postgres = await choosePostgres();
 
 interface Acks {
   readonly usages: Map<string, string | null>;
@@ -224,25 +225,23 @@ async function killRepeatedly(target: StoreTarget): Promise<void> {
 }
 
 describe('SIGKILL at random moments', () => {
-  it('SQLite, synchronous FULL', () => killRepeatedly(sqliteTarget('FULL')), 120_000 * soak());
-  it('SQLite, synchronous NORMAL', () => killRepeatedly(sqliteTarget('NORMAL')), 120_000 * soak());
-  if (server === null) {
-    it.skip('Postgres server: skipped, no server (set DATABASE_URL; PGlite cannot be shared by processes)', () => {});
-  } else {
-    it(
-      'Postgres server',
-      async () => {
-        if (server instanceof Error) throw server;
-        await killRepeatedly(postgresTarget());
-      },
-      120_000 * soak(),
-    );
-  }
+  it('SQLite, synchronous FULL', () => killRepeatedly(sqliteTarget()), 120_000 * soak());
+  it(
+    'SQLite, synchronous NORMAL',
+    () => killRepeatedly(sqliteTarget({ synchronous: 'NORMAL' })),
+    120_000 * soak(),
+  );
+  itOnPostgresServer(
+    postgres,
+    'Postgres server',
+    async () => killRepeatedly(await postgresTarget()),
+    120_000 * soak(),
+  );
 });
 
 describe('a writer killed inside its transaction', () => {
   it('SQLite: its uncommitted pages in the WAL are ignored and the write lock is free', async () => {
-    const opened = await sqliteTarget('FULL').open();
+    const opened = await sqliteTarget().open();
     const spec = opened.spec!;
     if (spec.kind !== 'sqlite') throw new Error('expected a SQLite store');
     try {
@@ -290,12 +289,11 @@ describe('a writer killed inside its transaction', () => {
     }
   });
 
-  if (server === null) {
-    it.skip('Postgres server: skipped, no server (set DATABASE_URL)', () => {});
-  } else {
-    it('Postgres: nothing of it is visible, and the writer it blocked goes on', async () => {
-      if (server instanceof Error) throw server;
-      const opened = await postgresTarget().open();
+  itOnPostgresServer(
+    postgres,
+    'Postgres: nothing of it is visible, and the writer it blocked goes on',
+    async () => {
+      const opened = await (await postgresTarget()).open();
       try {
         const customerId = 'cus_stall';
         const ledger = createLedger({ catalog, store: opened.store });
@@ -347,6 +345,6 @@ describe('a writer killed inside its transaction', () => {
       } finally {
         await opened.close();
       }
-    });
-  }
+    },
+  );
 });

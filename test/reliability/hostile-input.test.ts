@@ -9,6 +9,8 @@ import {
 } from '@tally/core';
 import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { fcOptions } from '../support/fast-check.js';
+import { type OpenedStore, storeTargets } from '../support/stores.js';
 import { storeFingerprint } from './support/audit.js';
 import { catalog } from './support/catalog.js';
 import {
@@ -25,7 +27,6 @@ import {
   timeBefore,
   unknownId,
 } from './support/hostile.js';
-import { type OpenedStore, storeTargets } from './support/stores.js';
 
 /**
  * Garbage at every public entry point. Every call must be refused with a TallyError whose code is one
@@ -429,7 +430,7 @@ async function expectRefused(
   if (after !== before) throw new Error(`${what} was refused with ${error.code} but changed the store`);
 }
 
-const targets = storeTargets();
+const targets = await storeTargets();
 
 describe.each(targets)('hostile input on the $name store', (target) => {
   let opened: OpenedStore | undefined;
@@ -473,7 +474,7 @@ describe.each(targets)('hostile input on the $name store', (target) => {
         fc.asyncProperty(arbitrary, async ({ chosen, values }) => {
           await expectRefused(f, before, spec.method, { ...spec.base(f), ...values }, chosen);
         }),
-        { numRuns: runs },
+        fcOptions({ runs }),
       );
     },
   );
@@ -507,7 +508,7 @@ describe.each(targets)('hostile input on the $name store', (target) => {
             await expectRefused(f, before, method, input, ['input', 'customerId']);
           },
         ),
-        { numRuns: Math.ceil(runs / 2) },
+        fcOptions({ runs: Math.ceil(runs / 2) }),
       );
     },
   );
@@ -565,7 +566,7 @@ describe.each(targets)('hostile input on the $name store', (target) => {
           expect(account?.balance).toBe('5');
         },
       ),
-      { numRuns: target.name === 'memory' ? 60 : 25 },
+      fcOptions({ runs: target.name === 'memory' ? 60 : 25 }),
     );
     // The hostile customers above live in their own streams: the fixture's stream is untouched.
     expect(
@@ -740,7 +741,7 @@ describe('hostile catalogs', () => {
             `${show(value)} at ${path.join('.')} named ${error.field}: ${error.message}`,
           ).toBe(true);
         }),
-        { numRuns: 100 },
+        fcOptions({ runs: 100 }),
       );
     },
   );

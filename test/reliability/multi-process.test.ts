@@ -3,10 +3,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLedger } from '@tally/core';
 import { describe, expect, it } from 'vitest';
+import {
+  choosePostgres,
+  itOnPostgresServer,
+  postgresTarget,
+  type StoreTarget,
+  sqliteTarget,
+} from '../support/stores.js';
 import { catalog } from './support/catalog.js';
 import { soak } from './support/env.js';
 import { finished, startWorker } from './support/processes.js';
-import { postgresServer, postgresTarget, type StoreTarget, sqliteTarget } from './support/stores.js';
 import {
   checkRun,
   HAMMER_CUSTOMERS,
@@ -31,7 +37,7 @@ const CALLERS = 8;
 const OPS = 50 * soak();
 const SHARED_KEYS = 4;
 
-const server = await postgresServer().catch((error: unknown) => error as Error);
+const postgres = await choosePostgres();
 
 async function hammer(target: StoreTarget): Promise<void> {
   const opened = await target.open();
@@ -102,18 +108,11 @@ async function hammer(target: StoreTarget): Promise<void> {
 }
 
 describe('several processes on one store', () => {
-  it('SQLite file (synchronous FULL)', () => hammer(sqliteTarget('FULL')), 180_000 * soak());
-
-  if (server === null) {
-    it.skip('Postgres server: skipped, no server (set DATABASE_URL; PGlite cannot be shared by processes)', () => {});
-  } else {
-    it(
-      `Postgres server${server instanceof Error ? '' : ` (${server.source})`}`,
-      async () => {
-        if (server instanceof Error) throw server;
-        await hammer(postgresTarget());
-      },
-      180_000 * soak(),
-    );
-  }
+  it('SQLite file (synchronous FULL)', () => hammer(sqliteTarget()), 180_000 * soak());
+  itOnPostgresServer(
+    postgres,
+    'Postgres server',
+    async () => hammer(await postgresTarget()),
+    180_000 * soak(),
+  );
 });

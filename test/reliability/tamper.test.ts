@@ -1,8 +1,8 @@
 import { createLedger, type StoredEvent } from '@tally/core';
 import { describe, expect, it } from 'vitest';
+import { postgresTarget, sqliteTarget } from '../support/stores.js';
 import { catalog } from './support/catalog.js';
 import { chainHash, GENESIS } from './support/chain.js';
-import { postgresTarget, sqliteTarget } from './support/stores.js';
 import { openForSuite } from './support/suite.js';
 
 /**
@@ -11,7 +11,7 @@ import { openForSuite } from './support/suite.js';
  * first event that no longer matches.
  */
 
-describe.each([sqliteTarget(), postgresTarget()])('tampering with the $name store', (target) => {
+describe.each([sqliteTarget(), await postgresTarget()])('tampering with the $name store', (target) => {
   const opened = openForSuite(target);
   let n = 0;
 

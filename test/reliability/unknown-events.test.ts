@@ -1,10 +1,10 @@
 import { createLedger, type Ledger, TallyError, type TallyErrorCode } from '@tally/core';
 import { CURRENT_SCHEMA_VERSIONS } from '@tally/core/pure';
 import { describe, expect, it } from 'vitest';
+import { storeTargets } from '../support/stores.js';
 import { storeFingerprint } from './support/audit.js';
 import { catalog } from './support/catalog.js';
 import { appendForged } from './support/chain.js';
-import { storeTargets } from './support/stores.js';
 import { openForSuite } from './support/suite.js';
 
 /**
@@ -82,7 +82,7 @@ const CASES: readonly Case[] = [
   },
 ];
 
-describe.each(storeTargets())('unreadable events on the $name store', (target) => {
+describe.each(await storeTargets())('unreadable events on the $name store', (target) => {
   const opened = openForSuite(target);
 
   it.each(CASES.map((c) => [c.name, c] as const))(

@@ -1,10 +1,10 @@
 import { createLedger } from '@tally/core';
 import { CURRENT_SCHEMA_VERSIONS } from '@tally/core/pure';
 import { describe, expect, it } from 'vitest';
+import { storeTargets } from '../support/stores.js';
 import { auditCustomer } from './support/audit.js';
 import { catalog } from './support/catalog.js';
 import { appendForged } from './support/chain.js';
-import { storeTargets } from './support/stores.js';
 import { openForSuite } from './support/suite.js';
 
 /**
@@ -13,7 +13,7 @@ import { openForSuite } from './support/suite.js';
  * balance, can be reversed, and new events chain onto it; the stored row itself is never rewritten.
  */
 
-describe.each(storeTargets())('upcasting on the $name store', (target) => {
+describe.each(await storeTargets())('upcasting on the $name store', (target) => {
   const opened = openForSuite(target);
 
   it('reads a credits_deducted v1 event written by older code as the right balance', async () => {

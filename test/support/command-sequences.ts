@@ -11,7 +11,7 @@
  *     const ledger = createLedger({ catalog: sequenceCatalog, store, clock: clock.now, snapshotEvery: 3 });
  *     await runSequence(ledger, store, clock, steps);
  *   }),
- *   { numRuns: Number(process.env.FC_RUNS ?? 1000) },
+ *   fcOptions({ runs: 1000 }), // ./fast-check.ts: FC_RUNS, FC_SEED, FC_PATH
  * );
  */
 import { deepStrictEqual, ok, strictEqual } from 'node:assert/strict';

@@ -1,6 +1,7 @@
 import * as fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { canonical } from '../../../test/reliability/support/chain.js';
+import { fcOptions } from '../../../test/support/fast-check.js';
 import { canonicalJson } from '../src/hash-chain.js';
 
 /** Values as events carry them, plus what JSON cannot say (undefined members, integer-like keys). */
@@ -29,7 +30,7 @@ describe('canonicalJson', () => {
       fc.property(value, (v) => {
         expect(canonicalJson(v)).toBe(canonical(v));
       }),
-      { numRuns: 1000 },
+      fcOptions({ runs: 1000 }),
     );
   });
 
@@ -39,6 +40,7 @@ describe('canonicalJson', () => {
         const reversed = Object.fromEntries(Object.entries(record).reverse());
         expect(canonicalJson(reversed)).toBe(canonicalJson(record));
       }),
+      fcOptions({ runs: 100 }),
     );
   });
 

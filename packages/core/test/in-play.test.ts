@@ -1,6 +1,7 @@
 import * as fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { commandSequence } from '../../../test/support/command-sequences.js';
+import { fcOptions } from '../../../test/support/fast-check.js';
 import { createLedger, type EventStore, type Ledger, type RecordedEvent } from '../src/index.js';
 import { StreamCache } from '../src/ledger/streams.js';
 import { applyEvent, type CustomerState, fold, recall, recallNeeds, upcast } from '../src/pure.js';
@@ -8,7 +9,8 @@ import { forgetRecalled, fromSnapshotState, STATE_SCHEMA_VERSION, toSnapshotStat
 import { accountView, grantsOf, grantView, holdsOf, holdView, subscriptionView } from '../src/views.js';
 import { catalog, DAY, expectTallyError, memoryStore, sequenceStreams, setup } from './support.js';
 
-const RUNS = Math.max(1, Math.round(Number(process.env.FC_RUNS ?? 1000) / 4));
+/** A quarter of the core's main count (1,000): each case folds and snapshots every stream. */
+const RUNS = 250;
 const HEAVY_TIMEOUT = 600_000;
 
 /** What a read shows of the state in play, as of the state's own clock. */
@@ -72,7 +74,7 @@ describe('the state holds only what is in play', () => {
     async () => {
       await fc.assert(
         fc.asyncProperty(commandSequence(), fc.double({ min: 0, max: 1, noNaN: true }), snapshotProperty),
-        { numRuns: RUNS },
+        fcOptions({ runs: RUNS }),
       );
     },
     HEAVY_TIMEOUT,

@@ -6,14 +6,15 @@ import {
   sequenceCatalog,
   sequenceClock,
 } from '../../../test/support/command-sequences.js';
+import { fcOptions } from '../../../test/support/fast-check.js';
 import { createLedger } from '../src/index.js';
 import { costMinor, formatAmount, parseAmount, type Rounding } from '../src/money.js';
 import { type CustomerState, consumptionOrder, evolve, fold, initialState } from '../src/pure.js';
 import { cycleAt, cycleStart } from '../src/time.js';
 import { grantState, memoryStore, sequenceStreams } from './support.js';
 
-/** Cases per property; CI runs the default 1,000. */
-const RUNS = Number(process.env.FC_RUNS ?? 1000);
+/** Cases per property by default (`FC_RUNS` scales it: see test/support/fast-check.ts). */
+const RUNS = 1000;
 /** The command-sequence properties drive a whole ledger per case: give them room. */
 const HEAVY_TIMEOUT = 600_000;
 
@@ -28,7 +29,7 @@ describe('command sequences on the memory store', () => {
           const ledger = createLedger({ catalog: sequenceCatalog, store, clock: clock.now, snapshotEvery });
           await runSequence(ledger, store, clock, steps);
         }),
-        { numRuns: RUNS },
+        fcOptions({ runs: RUNS }),
       );
     },
     HEAVY_TIMEOUT,
@@ -51,7 +52,7 @@ describe('command sequences on the memory store', () => {
             expect(serialize(state)).toBe(serialize(fold(events)));
           }
         }),
-        { numRuns: RUNS },
+        fcOptions({ runs: RUNS }),
       );
     },
     HEAVY_TIMEOUT,
@@ -86,7 +87,7 @@ describe('pure properties', () => {
               expect(Math.sign(consumptionOrder(g, h))).toBe(-Math.sign(consumptionOrder(h, g)));
         },
       ),
-      { numRuns: RUNS },
+      fcOptions({ runs: RUNS }),
     );
   });
 
@@ -109,7 +110,7 @@ describe('pure properties', () => {
         expect(cycleAt(anchor, 'month', start.getTime())).toBe(n);
         expect(cycleAt(anchor, 'month', cycleStart(anchor, 'month', n + 1) - 1)).toBe(n);
       }),
-      { numRuns: RUNS },
+      fcOptions({ runs: RUNS }),
     );
   });
 
@@ -124,7 +125,7 @@ describe('pure properties', () => {
           expect(parseAmount(text, decimals, 'amount')).toBe(value);
         },
       ),
-      { numRuns: RUNS },
+      fcOptions({ runs: RUNS }),
     );
   });
 
@@ -157,7 +158,7 @@ describe('pure properties', () => {
           expect(costMinor(perUnit, quantity, decimals, rule)).toBe(up ? floor + 1n : floor);
         },
       ),
-      { numRuns: RUNS },
+      fcOptions({ runs: RUNS }),
     );
   });
 });

@@ -11,6 +11,7 @@ export type HttpOnlyErrorCode =
   | 'unauthorized'
   | 'not_found'
   | 'invalid_json'
+  | 'bad_request'
   | 'payload_too_large'
   | 'internal_error';
 
@@ -50,6 +51,8 @@ const STATUS: Record<HttpErrorCode, number> = {
   invalid_time: 400,
   invalid_id: 400,
   invalid_json: 400,
+  // The body could not be read to its end: the client hung up early or broke the framing.
+  bad_request: 400,
   // Credentials.
   unauthorized: 401,
   // The request names something that does not exist.

@@ -105,6 +105,13 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
     return fail(c, 'unauthorized', 'send a valid API key as "Authorization: Bearer <key>"');
   });
 
+  // Hono answers HEAD with the GET route minus its body; the API defines no HEAD routes, and a
+  // method a route does not have is 404 (see the README), so HEAD is refused like PUT or DELETE.
+  app.use('*', async (c, next) => {
+    if (c.req.raw.method !== 'HEAD') return next();
+    return fail(c, 'not_found', `no route HEAD ${new URL(c.req.url).pathname}`);
+  });
+
   app.notFound((c) => fail(c, 'not_found', `no route ${c.req.method} ${new URL(c.req.url).pathname}`));
   app.onError((error, c) => {
     if (error instanceof HttpError) return fail(c, error.code, error.message, error.field);
@@ -131,15 +138,28 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
   }
 
   /**
-   * The query's declared parameters only. Unknown ones are ignored (cache busters and the like), so
-   * they must not reach the ledger either: `parseRead` reads `currency` wherever it is present, and
-   * `GET /v1/holds?customerId=…&currency=x y` used to fail with 404 unknown_currency. The schemas are
-   * `z.object`, whose output drops undeclared keys; query values are strings, never `__proto__` tricks.
+   * The query string, as strict as a body: a parameter the route does not declare, or one given
+   * twice, is `invalid_input` naming it (a typo such as `curency=` must not read the whole ledger,
+   * and `customerId=a&customerId=b` must not quietly pick one). Only declared names are copied, so a
+   * `__proto__` parameter is refused before it could reach an object.
    */
   function query<S extends z.ZodObject>(c: Context, schema: S): z.output<S> {
-    const raw = c.req.query();
-    parse(schema, raw, 'query');
-    return schema.parse(raw);
+    const params = new URL(c.req.url).searchParams;
+    const values: Record<string, string> = {};
+    for (const [name, value] of params) {
+      if (!Object.hasOwn(schema.shape, name)) {
+        throw new HttpError('invalid_input', `unknown parameter ${JSON.stringify(name)} in the query`, name);
+      }
+      if (Object.hasOwn(values, name)) {
+        throw new HttpError(
+          'invalid_input',
+          `parameter ${JSON.stringify(name)} is given more than once in the query`,
+          name,
+        );
+      }
+      values[name] = value;
+    }
+    return parse(schema, values, 'query');
   }
 
   /** `{ idempotencyKey }` from the header, or nothing; the ledger validates the key. */
@@ -258,27 +278,48 @@ function catalogJson(catalog: Catalog) {
 /**
  * The body as text, refusing it with 413 as soon as it is known to be over `limit` bytes: from
  * `Content-Length` before reading anything, or while streaming a body sent without one.
+ *
+ * The bytes must be UTF-8. A lenient decoder would read an invalid byte as U+FFFD, so two different
+ * bodies (one with `\xff`, one with a real U+FFFD) would be the same request, and one would replay the
+ * other under the same `Idempotency-Key`: invalid UTF-8 is refused as `invalid_json` instead.
+ * A body that cannot be read to its end is `bad_request` (400, never reported to `onError`).
  */
 async function readText(request: Request, limit: number): Promise<string> {
   const tooLarge = () => new HttpError('payload_too_large', `the request body is over ${limit} bytes`);
   const declared = request.headers.get('content-length');
   if (declared !== null && Number(declared) > limit) throw tooLarge();
   if (request.body === null) return '';
-  const decoder = new TextDecoder();
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  const decode = (bytes?: Uint8Array): string => {
+    try {
+      return bytes === undefined ? decoder.decode() : decoder.decode(bytes, { stream: true });
+    } catch {
+      throw new HttpError('invalid_json', 'the request body is not valid UTF-8');
+    }
+  };
   let text = '';
   let size = 0;
   const reader = request.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel().catch(() => undefined);
-      throw tooLarge();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read().catch(() => {
+        // The body's source failed: a client that hung up before sending all of it, or broke the
+        // chunked framing. That is the client's doing, not the server's: no 5xx, nothing for onError.
+        throw new HttpError(
+          'bad_request',
+          'the request body could not be read to its end (the connection closed early or its framing is broken)',
+        );
+      });
+      if (done) break;
+      size += value.byteLength;
+      if (size > limit) throw tooLarge();
+      text += decode(value);
     }
-    text += decoder.decode(value, { stream: true });
+    return text + decode();
+  } catch (error) {
+    await reader.cancel().catch(() => undefined);
+    throw error;
   }
-  return text + decoder.decode();
 }
 
 function parse<S extends z.ZodType>(schema: S, value: unknown, where: 'body' | 'query'): z.output<S> {

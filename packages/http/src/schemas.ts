@@ -79,6 +79,6 @@ export const setCreditLimitBody = z.strictObject({ customerId: id, currency: id,
 
 export const checkBody = z.strictObject({ customerId: id, feature: id, quantity });
 
-/** Query strings: unknown parameters are ignored (cache busters and the like). */
+/** Query strings. The handler refuses parameters not declared here, and repeated ones, before these run. */
 export const readQuery = z.object({ customerId: id, at: time.optional() });
 export const currencyReadQuery = z.object({ customerId: id, currency: id.optional(), at: time.optional() });

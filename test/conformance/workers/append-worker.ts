@@ -5,17 +5,11 @@
  * one JSON line.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { EventStore } from '@tally/core';
-import { postgresStore } from '@tally/store-postgres';
-import { sqliteStore } from '@tally/store-sqlite';
+import { openStoreSpec, type StoreSpec } from '../../support/store-spec.js';
 import { appendWithRetry, event } from '../helpers.js';
 
-export type WorkerTarget =
-  | { readonly kind: 'sqlite'; readonly filename: string }
-  | { readonly kind: 'postgres'; readonly connectionString: string; readonly schema: string };
-
 export interface WorkerTask {
-  readonly target: WorkerTarget;
+  readonly target: StoreSpec;
   readonly worker: number;
   readonly appends: number;
   readonly streams: readonly string[];
@@ -28,16 +22,10 @@ export interface WorkerReport {
   readonly conflicts: number;
 }
 
-function open(target: WorkerTarget): EventStore {
-  return target.kind === 'sqlite'
-    ? sqliteStore({ filename: target.filename })
-    : postgresStore({ connectionString: target.connectionString }, { schema: target.schema });
-}
-
 async function main(task: WorkerTask): Promise<WorkerReport> {
   // Every worker opens (and may create) the file or schema at about the same time, then all start
   // appending together: opening first keeps one slow opener from running alone afterwards.
-  const store = open(task.target);
+  const store = openStoreSpec(task.target);
   if (task.target.kind === 'postgres') await store.readAll({ limit: 0 }); // creates the schema now
   await sleep(Math.max(0, task.startAt - Date.now()));
   const acknowledged: WorkerReport['acknowledged'] = [];

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll } from 'vitest';
-import type { OpenedStore, StoreTarget } from './stores.js';
+import type { OpenedStore, StoreTarget } from '../../support/stores.js';
 
 /** Opens `target` before the suite's tests and closes it after them; the getter fails if it never opened. */
 export function openForSuite(target: StoreTarget): () => OpenedStore {

@@ -14,8 +14,8 @@
  */
 import { writeSync } from 'node:fs';
 import { createLedger, type NewEvent } from '@tally/core';
+import { openStoreSpec, type StoreSpec } from '../../support/store-spec.js';
 import { catalog } from '../support/catalog.js';
-import { openStoreSpec, type StoreSpec } from '../support/stores.js';
 
 export interface CrashTask {
   readonly spec: StoreSpec;

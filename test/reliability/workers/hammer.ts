@@ -7,8 +7,8 @@
 import { appendFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLedger } from '@tally/core';
+import { openStoreSpec, type StoreSpec } from '../../support/store-spec.js';
 import { catalog } from '../support/catalog.js';
-import { openStoreSpec, type StoreSpec } from '../support/stores.js';
 import { runCaller } from '../support/workload.js';
 
 export interface HammerTask {

@@ -11,7 +11,7 @@
 import { writeSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import type { StoreSpec } from '../support/stores.js';
+import type { StoreSpec } from '../../support/store-spec.js';
 
 export interface StallTask {
   readonly spec: StoreSpec;
