@@ -13,6 +13,7 @@
 // locally by `linkWorkspacePackages` (pnpm-workspace.yaml).
 import { execSync } from 'node:child_process';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
 
 const MANIFEST = 'package.json';
 const BACKUP = '.package.json.prepack';
@@ -40,8 +41,8 @@ function prepack() {
     process.exit(1);
   }
   if (manifest.scripts?.build) execSync(manifest.scripts.build, { stdio: 'inherit' });
-  const agent = process.env.npm_config_user_agent ?? '';
-  if (agent.startsWith('pnpm/')) return;
+  // The tool running this script; not npm_config_user_agent, which npm inherits from a pnpm around it.
+  if (/pnpm/.test(basename(process.env.npm_execpath ?? ''))) return;
   const { publishConfig = {}, ...rest } = manifest;
   const overrides = Object.entries(publishConfig).filter(([key]) => !NPM_SETTINGS.has(key));
   if (overrides.length === 0) return;
