@@ -1,5 +1,6 @@
 /**
- * Type-checks every `@example` in the doc comments of packages/*\/src against the workspace packages.
+ * Type-checks every `@example` in the doc comments of packages/*\/src against the workspace packages,
+ * and the code blocks of the API reference's landing page (docs/README.md).
  *
  *   npx -y pnpm@10 docs:examples            # check them all; exit 1 on a failure, each as file:line
  *   npx -y pnpm@10 docs:examples --list     # also print every example found, with where it is
@@ -116,6 +117,18 @@ export function exampleSources(root = ROOT): string[] {
     .filter((dir) => statSync(dir, { throwIfNoEntry: false })?.isDirectory())
     .flatMap((dir) => sourceFiles(dir))
     .sort();
+}
+
+/** Markdown pages whose ```ts blocks are checked like examples: the API reference's landing page. */
+export const MARKDOWN_PAGES = ['docs/README.md'];
+
+/** The ```ts (and ```json) blocks of a Markdown page, as examples. */
+export function extractMarkdownExamples(path: string, root = ROOT): Example[] {
+  const file = posix(relative(root, path));
+  const lines = readFileSync(path, 'utf8')
+    .split('\n')
+    .map((text, i) => ({ text, line: i + 1 }));
+  return codeOf(lines).map(({ language, code }) => ({ file, line: code[0]!.line - 1, language, code }));
 }
 
 /** Every `@example` in the doc comments (`/** … *\/`) of one file. */
@@ -298,7 +311,12 @@ export interface Report {
 /** Finds, wraps and type-checks every example. */
 export function checkExamples(root = ROOT): Report {
   const files = exampleSources(root);
-  const examples = files.flatMap((file) => extractExamples(file, root));
+  const examples = [
+    ...files.flatMap((file) => extractExamples(file, root)),
+    ...MARKDOWN_PAGES.map((page) => join(root, page))
+      .filter((page) => statSync(page, { throwIfNoEntry: false })?.isFile())
+      .flatMap((page) => extractMarkdownExamples(page, root)),
+  ];
   const options = compilerOptions(root);
   const withExamples = [...new Set(examples.map((e) => join(root, e.file)))];
   const exported = exportsOf(root, withExamples, options);
