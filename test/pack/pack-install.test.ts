@@ -8,8 +8,8 @@
  * not built on pack, a dependency declared only in the workspace or a broken declaration fails here
  * before it reaches a user. It also packs @tally/core with `npm pack` and expects the same tarball.
  *
- * All five published packages: better-sqlite3 compiles from source on `npm install` (about a minute),
- * which is most of this test's time; the timings are printed at the end.
+ * All five published packages. better-sqlite3 compiles from source on `npm install` (90-120 s on a
+ * 2-core machine), which is most of this test's 2-3 minutes; the timings are printed at the end.
  */
 import { execFile } from 'node:child_process';
 import {
