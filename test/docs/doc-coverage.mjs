@@ -1,6 +1,7 @@
 // Lists every exported function, class, interface, type and constant of the published packages that
-// has no doc comment, or no `@example` in it. `node scripts/doc-coverage.mjs [--strict]`: with
-// --strict it exits 1 when anything is missing. Reads TypeDoc's JSON (built here into a temp file).
+// has no doc comment, or no `@example` in it: `npx -y pnpm@10 docs:coverage` (`node
+// test/docs/doc-coverage.mjs [--strict]`); with --strict it exits 1 when anything is missing, as
+// test/docs/doc-coverage.test.ts runs it. Reads TypeDoc's JSON (built here into a temp file).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

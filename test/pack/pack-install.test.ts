@@ -1,16 +1,20 @@
 /**
- * Installs the packages as a user would: build, `pnpm pack` each one, `npm install` the tarballs into a
- * fresh project outside the workspace, then type-check (strict, NodeNext, library declarations
- * included) and run the walkthrough and an HTTP quickstart there. A file missing from `files`, an
- * export map pointing nowhere, a dependency declared only in the workspace or a broken declaration
- * fails here before it reaches a user.
+ * Installs the packages as a user would. Copies the repository as a fresh clone has it (tracked and
+ * unignored files: no node_modules, no dist), runs there the pack command README.md gives
+ * (`<!-- pack-command -->`), then in a new project outside the workspace the install command it gives
+ * (`<!-- install-command -->`), and type-checks (strict, NodeNext, library declarations included) and
+ * runs there: the walkthrough on a SQLite file, the HTTP quickstart, a SQLite store reopened, and the
+ * Postgres store on PGlite. A file missing from `files`, an export map pointing nowhere, a package
+ * not built on pack, a dependency declared only in the workspace or a broken declaration fails here
+ * before it reaches a user. It also packs @tally/core with `npm pack` and expects the same tarball.
  *
- * Packs @tally/core, @tally/store-memory and @tally/http. The SQLite and Postgres stores are left out
- * to keep this under a minute: better-sqlite3 compiles from source on install (about two minutes).
+ * All five published packages. better-sqlite3 compiles from source on `npm install` (90-120 s on a
+ * 2-core machine), which is most of this test's 2-3 minutes; the timings are printed at the end.
  */
 import { execFile } from 'node:child_process';
 import {
   copyFileSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -19,18 +23,31 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const PACKAGES = ['core', 'store-memory', 'http'] as const;
+const PACKAGES = ['core', 'http', 'store-memory', 'store-postgres', 'store-sqlite'] as const;
 const work = mkdtempSync(join(tmpdir(), 'tally-pack-'));
-const tarballs = join(work, 'tarballs');
+// The README's layout: Tally cloned next to the user's project.
+const clone = join(work, 'tally');
 const project = join(work, 'project');
+const npmPacked = join(work, 'npm-pack');
 const timings: Record<string, number> = {};
+
+/** The environment of a user's shell: none of what `pnpm test` and vitest add around this test. */
+const env: NodeJS.ProcessEnv = Object.fromEntries(
+  Object.entries(process.env).filter(
+    ([key]) => !/^(npm_|pnpm_|vitest)/i.test(key) && !['INIT_CWD', 'NODE_ENV', 'NODE_PATH'].includes(key),
+  ),
+);
+env.PATH = (process.env.PATH ?? '')
+  .split(delimiter)
+  .filter((dir) => !dir.includes('node_modules'))
+  .join(delimiter);
 
 async function timed<T>(label: string, step: () => Promise<T>): Promise<T> {
   const started = performance.now();
@@ -42,9 +59,18 @@ async function timed<T>(label: string, step: () => Promise<T>): Promise<T> {
 }
 
 /** Runs a command, failing with its output. */
-async function sh(file: string, args: string[], cwd: string): Promise<string> {
+async function sh(
+  file: string,
+  args: string[],
+  cwd: string,
+  extraEnv: NodeJS.ProcessEnv = {},
+): Promise<string> {
   try {
-    const { stdout } = await run(file, args, { cwd, maxBuffer: 16 * 1024 * 1024, env: process.env });
+    const { stdout } = await run(file, args, {
+      cwd,
+      maxBuffer: 64 * 1024 * 1024,
+      env: { ...env, ...extraEnv },
+    });
     return stdout;
   } catch (error) {
     const e = error as { stdout?: string; stderr?: string; message: string };
@@ -54,6 +80,35 @@ async function sh(file: string, args: string[], cwd: string): Promise<string> {
   }
 }
 
+/** The shell command README.md gives between `<!-- marker -->` and `<!-- /marker -->`. */
+function readmeCommand(marker: string): string {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const section = readme.split(`<!-- ${marker} -->`)[1]?.split(`<!-- /${marker} -->`)[0];
+  const lines = (section ?? '').split('\n').filter((line) => line.trim() !== '' && !line.startsWith('```'));
+  if (lines.length === 0) throw new Error(`README.md has no command between <!-- ${marker} --> markers`);
+  return lines.join('\n');
+}
+
+/** The files a fresh clone has: tracked ones and new ones not ignored (this test runs on uncommitted work). */
+async function copyRepository(): Promise<void> {
+  const listed = await sh('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], root);
+  for (const file of listed.split('\0').filter((f) => f !== '' && existsSync(join(root, f)))) {
+    mkdirSync(dirname(join(clone, file)), { recursive: true });
+    copyFileSync(join(root, file), join(clone, file));
+  }
+}
+
+const tarList = async (file: string) =>
+  (await sh('tar', ['tzf', file], work)).split('\n').filter(Boolean).sort();
+const tarManifest = async (file: string) =>
+  JSON.parse(await sh('tar', ['xzOf', file, 'package/package.json'], work));
+
+const CATALOG = `defineCatalog({
+  currencies: [{ code: 'credits', decimals: 0 }],
+  features: [{ key: 'ai-generation', cost: { currency: 'credits', perUnit: '10' } }],
+  plans: [{ id: 'free', interval: 'month', grants: [{ currency: 'credits', amount: '100' }] }],
+})`;
+
 /** The HTTP quickstart as a user's program: the REST API on node:http, driven with fetch. */
 const HTTP_PROGRAM = `import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -61,11 +116,7 @@ import { createLedger, defineCatalog, type CreditAccount, type LedgerEntry } fro
 import { createHttpHandler, type ErrorBody, statusOf, toNodeListener } from '@tally/http';
 import { memoryStore } from '@tally/store-memory';
 
-const catalog = defineCatalog({
-  currencies: [{ code: 'credits', decimals: 0 }],
-  features: [{ key: 'ai-generation', cost: { currency: 'credits', perUnit: '10' } }],
-  plans: [{ id: 'free', interval: 'month', grants: [{ currency: 'credits', amount: '100' }] }],
-});
+const catalog = ${CATALOG};
 const key = 'sk_test_pack_install_key';
 const ledger = createLedger({ catalog, store: memoryStore() });
 const server = createServer(toNodeListener(createHttpHandler({ ledger, apiKeys: [key] })));
@@ -91,71 +142,138 @@ server.close();
 await ledger.close();
 `;
 
-beforeAll(async () => {
-  mkdirSync(tarballs);
+/**
+ * The durable stores as a user's program: a ledger on a SQLite file, written, closed and reopened
+ * (`sqlite.ts`); on Postgres through PGlite (`pglite.ts`). `stores.ts` is what both share.
+ */
+const STORES_MODULE = `import { createLedger, defineCatalog, type EventStore } from '@tally/core';
+import { type PGliteLike, postgresStore } from '@tally/store-postgres';
+import { sqliteStore } from '@tally/store-sqlite';
+
+const catalog = ${CATALOG};
+
+/** The walkthrough's customer (created when \`write\`) and its balance afterwards. */
+export async function balance(store: EventStore, write: boolean): Promise<string | undefined> {
+  const ledger = createLedger({ catalog, store });
+  if (write) {
+    await ledger.createCustomer({ customerId: 'cus_123' });
+    await ledger.subscribe({ customerId: 'cus_123', planId: 'free' });
+    await ledger.trackUsage({ customerId: 'cus_123', feature: 'ai-generation', quantity: 1 });
+  }
+  const [account] = await ledger.creditAccounts({ customerId: 'cus_123' });
+  await ledger.close();
+  return account?.balance;
+}
+
+export const onSqlite = (filename: string): EventStore => sqliteStore({ filename, synchronous: 'NORMAL' });
+export const onPglite = (pglite: PGliteLike): EventStore => postgresStore({ pglite });
+`;
+
+const SQLITE_PROGRAM = `import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { balance, onSqlite } from './stores.js';
+
+const filename = join(process.argv[2]!, 'ledger.db');
+console.log(\`sqlite: \${await balance(onSqlite(filename), true)}\`);
+const where = existsSync(filename) ? 'the file' : 'nowhere';
+console.log(\`sqlite reopened: \${await balance(onSqlite(filename), false)} from \${where}\`);
+`;
+
+const PGLITE_PROGRAM = `import { PGlite } from '@electric-sql/pglite';
+import { balance, onPglite } from './stores.js';
+
+const pglite = new PGlite();
+console.log(\`postgres (PGlite): \${await balance(onPglite(pglite), true)}\`);
+console.log(\`postgres (PGlite) reopened: \${await balance(onPglite(pglite), false)}\`);
+await pglite.close();
+`;
+
+/** The user's project, and the tools it develops with (PGlite at the workspace's version). */
+async function createProject(): Promise<void> {
   mkdirSync(join(project, 'src'), { recursive: true });
-  await timed('build', () =>
-    sh(
-      'npx',
-      ['-y', 'pnpm@10', ...PACKAGES.flatMap((name) => ['--filter', `@tally/${name}`]), 'run', 'build'],
-      root,
-    ),
-  );
-  await timed('pack', () =>
-    Promise.all(
-      PACKAGES.map((name) =>
-        sh('npx', ['-y', 'pnpm@10', 'pack', '--pack-destination', tarballs], join(root, 'packages', name)),
-      ),
-    ),
-  );
   writeFileSync(
     join(project, 'package.json'),
     JSON.stringify({ name: 'tally-user-project', private: true, type: 'module' }, null, 2),
   );
-  writeFileSync(
-    join(project, 'tsconfig.json'),
-    JSON.stringify(
-      {
-        compilerOptions: {
-          target: 'ES2022',
-          lib: ['ES2022'],
-          module: 'NodeNext',
-          moduleResolution: 'NodeNext',
-          strict: true,
-          noUncheckedIndexedAccess: true,
-          verbatimModuleSyntax: true,
-          // Type-check the installed declarations too, not only this project's files.
-          skipLibCheck: false,
-          types: ['node'],
-          rootDir: 'src',
-          outDir: 'dist',
-        },
-        include: ['src'],
-      },
-      null,
-      2,
-    ),
-  );
-  // The walkthrough exactly as the repository has it.
-  copyFileSync(join(root, 'packages/walkthrough/src/walkthrough.ts'), join(project, 'src/walkthrough.ts'));
+  const json = (file: string, value: unknown) =>
+    writeFileSync(join(project, file), `${JSON.stringify(value, null, 2)}\n`);
+  json('tsconfig.json', {
+    compilerOptions: {
+      target: 'ES2022',
+      lib: ['ES2022'],
+      module: 'NodeNext',
+      moduleResolution: 'NodeNext',
+      strict: true,
+      noUncheckedIndexedAccess: true,
+      verbatimModuleSyntax: true,
+      // Type-check the installed declarations too, not only this project's files.
+      skipLibCheck: false,
+      types: ['node'],
+      rootDir: 'src',
+      outDir: 'dist',
+    },
+    include: ['src'],
+    exclude: ['src/pglite.ts'],
+  });
+  // PGlite's own declarations need the DOM and Emscripten types: that program skips checking them.
+  json('tsconfig.pglite.json', {
+    extends: './tsconfig.json',
+    compilerOptions: { skipLibCheck: true },
+    include: ['src/pglite.ts'],
+    exclude: [],
+  });
+  // The walkthrough and the README's main command exactly as the repository has them.
+  for (const file of ['walkthrough.ts', 'main.ts']) {
+    copyFileSync(join(root, 'packages/walkthrough/src', file), join(project, 'src', file));
+  }
   writeFileSync(join(project, 'src/http.ts'), HTTP_PROGRAM);
-  const files = readdirSync(tarballs).map((file) => join(tarballs, file));
-  await timed('npm install', () =>
-    sh(
-      'npm',
-      [
-        'install',
-        '--no-audit',
-        '--no-fund',
-        '--loglevel=error',
-        ...files,
-        'typescript@~5.9.3',
-        '@types/node@^20.19.0',
-      ],
-      project,
-    ),
+  writeFileSync(join(project, 'src/stores.ts'), STORES_MODULE);
+  writeFileSync(join(project, 'src/sqlite.ts'), SQLITE_PROGRAM);
+  writeFileSync(join(project, 'src/pglite.ts'), PGLITE_PROGRAM);
+  const pglite = JSON.parse(
+    readFileSync(join(root, 'test/node_modules/@electric-sql/pglite/package.json'), 'utf8'),
+  ) as { version: string };
+  await sh(
+    'npm',
+    [
+      'install',
+      '--no-audit',
+      '--no-fund',
+      '--loglevel=error',
+      '--save-dev',
+      'typescript@~5.9.3',
+      '@types/node@^20.19.0',
+      `@electric-sql/pglite@${pglite.version}`,
+    ],
+    project,
   );
-}, 180_000);
+}
+
+beforeAll(async () => {
+  mkdirSync(npmPacked, { recursive: true });
+  await Promise.all([
+    timed('npm install (tools)', createProject),
+    (async () => {
+      await timed('copy', copyRepository);
+      if (existsSync(join(clone, 'node_modules')) || existsSync(join(clone, 'packages/core/dist'))) {
+        throw new Error('the copy is not a fresh clone: it has node_modules or a dist');
+      }
+      await timed('README pack command', () =>
+        sh('bash', ['-euo', 'pipefail', '-c', readmeCommand('pack-command')], clone),
+      );
+      await timed('npm pack core', () =>
+        sh(
+          'npm',
+          ['pack', '--pack-destination', npmPacked, '--loglevel=error'],
+          join(clone, 'packages/core'),
+        ),
+      );
+    })(),
+  ]);
+  await timed('README install command', () =>
+    sh('bash', ['-euo', 'pipefail', '-c', readmeCommand('install-command')], project),
+  );
+}, 600_000);
 
 afterAll(() => {
   console.log(`pack-install timings (ms): ${JSON.stringify(timings)}`);
@@ -163,32 +281,64 @@ afterAll(() => {
 });
 
 describe('the packed packages, installed with npm outside the workspace', () => {
-  it('install only dist, README and sources, with the export map pointing at dist', () => {
+  it('are the five published packages, each with only dist, README and sources, exports pointing at dist', () => {
+    expect(readdirSync(join(clone, 'tarballs')).sort()).toEqual(
+      PACKAGES.map((name) => `tally-${name}-0.1.0.tgz`),
+    );
     for (const name of PACKAGES) {
       const dir = join(project, 'node_modules/@tally', name);
       const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
         exports: Record<string, { types: string; default: string }>;
+        types: string;
         dependencies?: Record<string, string>;
         peerDependencies?: Record<string, string>;
+        devDependencies?: Record<string, string>;
+        scripts?: Record<string, string>;
       };
       expect(manifest.exports['.']).toEqual({ types: './dist/index.d.ts', default: './dist/index.js' });
+      expect(manifest.types).toBe('./dist/index.d.ts');
       expect(readdirSync(dir).sort()).toEqual(['README.md', 'dist', 'package.json', 'src']);
-      const ranges = { ...manifest.dependencies, ...manifest.peerDependencies };
+      expect(existsSync(join(dir, 'dist/index.js'))).toBe(true);
+      const ranges = { ...manifest.dependencies, ...manifest.peerDependencies, ...manifest.devDependencies };
       for (const range of Object.values(ranges)) expect(range).not.toMatch(/^workspace:/);
+      if (name !== 'core') expect(manifest.peerDependencies?.['@tally/core']).toBe('^0.1.0');
+      expect(manifest.scripts?.prepack).toBeUndefined();
     }
     // One copy of the core, so TallyError and the store's error classes are the ones the ledger knows.
-    expect(readdirSync(join(project, 'node_modules/@tally'))).toEqual(['core', 'http', 'store-memory']);
+    expect(readdirSync(join(project, 'node_modules/@tally')).sort()).toEqual([...PACKAGES]);
+    for (const name of PACKAGES) {
+      expect(existsSync(join(project, 'node_modules/@tally', name, 'node_modules/@tally'))).toBe(false);
+    }
+  });
+
+  it('npm pack makes the same tarball as pnpm pack', async () => {
+    const [fromNpm] = readdirSync(npmPacked);
+    const npmTarball = join(npmPacked, fromNpm!);
+    const pnpmTarball = join(clone, 'tarballs/tally-core-0.1.0.tgz');
+    expect(await tarManifest(npmTarball)).toEqual(await tarManifest(pnpmTarball));
+    expect(await tarList(npmTarball)).toEqual(await tarList(pnpmTarball));
+    // npm's pack put the repository's package.json back.
+    expect(readFileSync(join(clone, 'packages/core/package.json'), 'utf8')).toBe(
+      readFileSync(join(root, 'packages/core/package.json'), 'utf8'),
+    );
   });
 
   it('type-check strictly (NodeNext) and compile', async () => {
-    await timed('tsc', () => sh(join(project, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.json'], project));
+    const tsc = join(project, 'node_modules/.bin/tsc');
+    await timed('tsc', async () => {
+      await sh(tsc, ['-p', 'tsconfig.json'], project);
+      await sh(tsc, ['-p', 'tsconfig.pglite.json'], project);
+    });
   }, 120_000);
 
-  it('run the walkthrough: +100, -10, balance 90', async () => {
-    const out = await sh(process.execPath, ['dist/walkthrough.js'], project);
+  it('run the README walkthrough on a SQLite file: +100, -10, balance 90', async () => {
+    const filename = join(work, 'walkthrough', 'tally.db');
+    const out = await sh(process.execPath, ['dist/main.js'], project, { TALLY_DB: filename });
     expect(out).toMatch(/grant\s+\+100\s+100/);
     expect(out).toMatch(/usage\s+-10\s+90/);
     expect(out).toContain('balance of cus_123: 90 credits');
+    expect(out).toContain(`ledger stored in ${filename} (SQLite)`);
+    expect(existsSync(filename)).toBe(true);
   });
 
   it('serve the REST API from the installed @tally/http', async () => {
@@ -196,5 +346,16 @@ describe('the packed packages, installed with npm outside the workspace', () => 
     expect(out).toContain('grant 100 100, usage -10 90');
     expect(out).toContain('http balance: 90');
     expect(out).toContain('without a key: 401 unauthorized 401');
+  });
+
+  it('keep a ledger in a SQLite file across opens', async () => {
+    const dir = mkdtempSync(join(work, 'sqlite-'));
+    const out = await sh(process.execPath, ['dist/sqlite.js', dir], project);
+    expect(out.trim().split('\n')).toEqual(['sqlite: 90', 'sqlite reopened: 90 from the file']);
+  });
+
+  it('keep a ledger in Postgres (PGlite)', async () => {
+    const out = await sh(process.execPath, ['dist/pglite.js'], project);
+    expect(out.trim().split('\n')).toEqual(['postgres (PGlite): 90', 'postgres (PGlite) reopened: 90']);
   });
 });

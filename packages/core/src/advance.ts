@@ -15,12 +15,12 @@ const MAX_DUE_INSTANTS = 10_000;
  * deterministic ids. Reads at T fold these without writing them; the next write stores them first.
  * Because both paths run this same function, what was read is exactly what gets written.
  *
+ * `maxEvents` stops after the first instant that reaches it (`complete: false`), so a writer catching up
+ * after a long idle can store the due events in appends of bounded size.
+ *
  * @example
  * const { state, events: due } = advance(fold(events), Date.parse('2025-02-01T00:00:00.000Z'));
  * // due: the expiries, renewals and settlements up to Feb 1 that the stream does not hold yet
- *
- * `maxEvents` stops after the first instant that reaches it (`complete: false`), so a writer catching up
- * after a long idle can store the due events in appends of bounded size.
  */
 export function advance(
   state: CustomerState,

@@ -2,7 +2,8 @@
  * Every code a `TallyError` can carry, at runtime: what `isTallyError` checks an error's code against.
  *
  * @example
- * const known = TALLY_ERROR_CODES.includes(body.error.code as TallyErrorCode);
+ * const { error } = (await response.json()) as { error: { code: string } };
+ * const known = (TALLY_ERROR_CODES as readonly string[]).includes(error.code);
  */
 export const TALLY_ERROR_CODES = [
   'invalid_catalog',

@@ -38,7 +38,26 @@ export type { EntryKind, LedgerEntry } from './entries.js';
 export { isTallyError, TALLY_ERROR_CODES, TallyError, type TallyErrorCode } from './errors.js';
 // Stores: what an adapter implements, and the events it keeps
 export * from './event-store.js';
-export type * from './events.js';
+export type {
+  Allocation,
+  CreditLimitSet,
+  CreditsDeducted,
+  CreditsGranted,
+  CreditsHeld,
+  CustomerCreated,
+  DebtSettled,
+  GrantExpired,
+  GrantSource,
+  GrantVoided,
+  HoldReleased,
+  RecordedEvent,
+  SubscriptionActivated,
+  SubscriptionCanceled,
+  SubscriptionRenewed,
+  TallyEvent,
+  TallyEventType,
+  UsageReversed,
+} from './events.js';
 // The ledger
 export {
   type CheckResult,

@@ -7,6 +7,7 @@
  * @example
  * import { advance, decide, fold, upcast } from '@tally/core/pure';
  *
+ * const stored = await store.readStream('customer-cus_123');
  * const { state } = advance(fold(stored.map(upcast)), Date.now());
  * const decided = decide(state, { type: 'trackUsage', customerId: 'cus_123', feature: 'ai-generation', quantity: 1 }, context);
  *

@@ -4,8 +4,10 @@ import type { TallyErrorCode } from '@tally/core';
  * Codes only the HTTP layer produces, next to every {@link TallyErrorCode} the ledger can answer with.
  *
  * @example
- * // 401
+ * The body of a 401:
+ * ```json
  * { "error": { "code": "unauthorized", "message": "send a valid API key as \"Authorization: Bearer <key>\"" } }
+ * ```
  */
 export type HttpOnlyErrorCode =
   | 'unauthorized'
@@ -31,8 +33,10 @@ export type HttpErrorCode = TallyErrorCode | HttpOnlyErrorCode;
  * Every error response has this JSON body.
  *
  * @example
- * // 422
+ * The body of a 422:
+ * ```json
  * { "error": { "code": "insufficient_credits", "message": "…", "field": "quantity" } }
+ * ```
  */
 export interface ErrorBody {
   readonly error: {

@@ -89,6 +89,9 @@ export interface CheckResult {
 /**
  * The ledger's write methods, one per command (see `commands`): each takes the command's input and
  * resolves to its result, or rejects with a `TallyError` having written nothing.
+ *
+ * @example
+ * const track: WriteMethods['trackUsage'] = ledger.trackUsage; // (input: TrackUsageInput) => Promise<UsageResult>
  */
 export type WriteMethods = {
   readonly [K in CommandName]: (input: InputOf<Commands[K]>) => Promise<ResultOf<Commands[K]>>;

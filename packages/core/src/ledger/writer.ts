@@ -47,7 +47,7 @@ const MAX_BATCH = 256;
  *
  * @example
  * // A custom store checks that it takes the largest append the ledger makes.
- * await myStore.append('customer-cus_1', events.slice(0, MAX_EVENTS_PER_APPEND), { expectedVersion: 0 });
+ * await myStore.append('customer-cus_1', batch.slice(0, MAX_EVENTS_PER_APPEND), { expectedVersion: 0 });
  */
 export const MAX_EVENTS_PER_APPEND = 4096;
 const MAX_DUE_PER_APPEND = 2048;
