@@ -103,6 +103,39 @@ export interface Snapshot {
 }
 
 /**
+ * One stream's part of a batch append (see `EventStore.appendMany`).
+ *
+ * @example
+ * const part: StreamAppend = { streamId: 'customer-cus_1', events: batch, expectedVersion: 3 };
+ */
+export interface StreamAppend {
+  readonly streamId: string;
+  readonly events: readonly NewEvent[];
+  readonly expectedVersion: number;
+}
+
+/**
+ * What `appendMany` answers for one stream of a batch: the append's result, or the conflict that kept
+ * that stream out (nothing of it was written; the other streams are unaffected).
+ *
+ * @example
+ * const [outcome] = await appendAll(store, [{ streamId: 'customer-cus_1', events: batch, expectedVersion: 3 }]);
+ * if (!outcome!.ok) console.log(outcome!.error.name); // 'ConcurrencyConflictError'
+ */
+export type StreamAppendOutcome =
+  | { readonly ok: true; readonly result: AppendResult }
+  | { readonly ok: false; readonly error: ConcurrencyConflictError | DuplicateIdempotencyKeyError };
+
+/**
+ * The one partition of a store whose global order is a single sequence (every store on one server):
+ * what `partitions` returns when a store does not say otherwise, and what `readAll` reads by default.
+ *
+ * @example
+ * const page = await store.readAll({ partition: SINGLE_PARTITION, after: 0n, limit: 100 });
+ */
+export const SINGLE_PARTITION = 'all';
+
+/**
  * Where the ledger keeps its events: append-only streams with optimistic concurrency, idempotency
  * keys unique per stream, a global order and one snapshot per stream. Implement it to store elsewhere.
  *
@@ -116,10 +149,31 @@ export interface EventStore {
    * `expectedVersion`, and `DuplicateIdempotencyKeyError` if an idempotency key is already in the stream.
    */
   append(streamId: string, events: readonly NewEvent[], options: AppendOptions): Promise<AppendResult>;
+  /**
+   * Optional: appends to several streams at once, in one transaction where the store can (one round
+   * trip, one fsync: group commit across customers). Each stream is checked on its own, as `append`
+   * checks it; the streams that pass are stored together, each whole, and a stream that fails is left
+   * out with its conflict in its outcome (outcomes in the batch's order). A failure of the store
+   * itself throws, and then either every stream that passed was stored or none was. One stream
+   * appears at most once in a batch. Without it the ledger calls `append` once per stream
+   * (`appendAll`).
+   */
+  appendMany?(batch: readonly StreamAppend[]): Promise<StreamAppendOutcome[]>;
   /** Events of one stream with version >= `fromVersion` (default 1), in order. */
   readStream(streamId: string, options?: { fromVersion?: number }): Promise<StoredEvent[]>;
-  /** Events of all streams with position > `after` (default 0), in global order, at most `limit`. */
-  readAll(options?: { after?: bigint; limit?: number }): Promise<StoredEvent[]>;
+  /**
+   * Events of all streams of one partition of the global order (default `SINGLE_PARTITION`) with
+   * position > `after` (default 0), in that partition's order, at most `limit`. A reader paging through
+   * it with `after` never skips an event committed behind one it already saw.
+   */
+  readAll(options?: { after?: bigint; limit?: number; partition?: string }): Promise<StoredEvent[]>;
+  /**
+   * Optional: the partitions of the global order. A store on one server has one (the default,
+   * `[SINGLE_PARTITION]`); a store distributed by stream (Citus) has one per shard, each ordered on its
+   * own: within a stream the order is total, across streams it holds within a partition. Positions
+   * are comparable only within a partition, so a reader keeps one position per partition.
+   */
+  partitions?(): Promise<readonly string[]>;
   /** The event of `streamId` whose metadata carries `idempotencyKey`, if any. */
   findByIdempotencyKey(streamId: string, idempotencyKey: string): Promise<StoredEvent | null>;
   readSnapshot(streamId: string): Promise<Snapshot | null>;
@@ -197,4 +251,43 @@ export function assertAppendable(
     if (keys.has(key)) throw new DuplicateIdempotencyKeyError(streamId, key);
     keys.add(key);
   }
+}
+
+/**
+ * `store.appendMany(batch)`, or one `store.append` per stream for a store without it (each its own
+ * transaction, so a failure of the store can leave the earlier streams stored).
+ *
+ * @example
+ * const outcomes = await appendAll(store, [
+ *   { streamId: 'customer-cus_1', events: batch, expectedVersion: 3 },
+ *   { streamId: 'customer-cus_2', events: batch, expectedVersion: 0 },
+ * ]);
+ */
+export async function appendAll(
+  store: EventStore,
+  batch: readonly StreamAppend[],
+): Promise<StreamAppendOutcome[]> {
+  if (store.appendMany !== undefined) return store.appendMany(batch);
+  const outcomes: StreamAppendOutcome[] = [];
+  for (const { streamId, events, expectedVersion } of batch) {
+    try {
+      outcomes.push({ ok: true, result: await store.append(streamId, events, { expectedVersion }) });
+    } catch (error) {
+      if (!(error instanceof ConcurrencyConflictError || error instanceof DuplicateIdempotencyKeyError))
+        throw error;
+      outcomes.push({ ok: false, error });
+    }
+  }
+  return outcomes;
+}
+
+/**
+ * The partitions of a store's global order: `store.partitions()`, or the one partition of a store
+ * that does not say.
+ *
+ * @example
+ * for (const partition of await partitionsOf(store)) console.log(await store.readAll({ partition, limit: 10 }));
+ */
+export async function partitionsOf(store: EventStore): Promise<readonly string[]> {
+  return store.partitions === undefined ? [SINGLE_PARTITION] : store.partitions();
 }
