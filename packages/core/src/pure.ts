@@ -36,3 +36,5 @@ export type {
 } from './state.js';
 export { initialState, recall } from './state.js';
 export { upcast } from './upcast.js';
+export { checkInput, currencyReadInput, customerRef, readInput } from './ledger/read-inputs.js';
+export { parseInput } from './input/parse.js';
