@@ -16,6 +16,11 @@ describeEventStoreContract(sqliteTarget());
 describeEventStoreContract(sqliteTarget({ inMemory: true }));
 
 describe('sqlite store', () => {
+  it('refuses an empty filename, which SQLite would read as a temporary database', () => {
+    expect(() => sqliteStore({ filename: '' })).toThrow(/filename must name a database file/);
+    expect(() => sqliteStore({ filename: '  ' })).toThrow(TypeError);
+  });
+
   it('keeps its events and snapshots in the file across close and reopen, at either synchronous level', async () => {
     const { dir, remove } = await tempDir();
     try {

@@ -23,6 +23,8 @@ export { ledgerEntries } from './entries.js';
 export { CURRENT_SCHEMA_VERSIONS, EVENT_TYPES } from './events.js';
 export { applyEvent, evolve, fold } from './evolve.js';
 export { canonicalJson, chainHash, GENESIS_HASH } from './hash-chain.js';
+export { parseInput } from './input/parse.js';
+export { checkInput, currencyReadInput, customerRef, readInput } from './ledger/read-inputs.js';
 export { findUsages, recallNeeds } from './recall.js';
 export type {
   AccountState,
@@ -36,5 +38,3 @@ export type {
 } from './state.js';
 export { initialState, recall } from './state.js';
 export { upcast } from './upcast.js';
-export { checkInput, currencyReadInput, customerRef, readInput } from './ledger/read-inputs.js';
-export { parseInput } from './input/parse.js';

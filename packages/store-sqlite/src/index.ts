@@ -169,6 +169,13 @@ export function sqliteStore(options: SqliteStoreOptions): EventStore {
 }
 
 function open(options: SqliteStoreOptions): Database.Database {
+  // SQLite reads '' as a private temporary database deleted on close: for a durable store that is
+  // always a mistake (a missing environment variable, say), so it is refused.
+  if (typeof options.filename !== 'string' || options.filename.trim() === '') {
+    throw new TypeError(
+      "sqliteStore: filename must name a database file, or be ':memory:' for one gone on close",
+    );
+  }
   const synchronous = options.synchronous ?? 'FULL';
   if (synchronous !== 'FULL' && synchronous !== 'NORMAL') {
     throw new TypeError(`synchronous must be 'FULL' or 'NORMAL', got ${String(synchronous)}`);
