@@ -247,8 +247,9 @@ function buildModule(root: string, example: Example, exported: Exports, index: n
     else if (exported.files.get(ownFile)?.has(name)) {
       const specifier = posix(relative(dirname(path), ownFile)).replace(/\.ts$/, '.js');
       header.push(`import { ${name} } from '${specifier.startsWith('.') ? specifier : `./${specifier}`}';`);
-    } else if (LIBRARY_IMPORTS[name] !== undefined) header.push(LIBRARY_IMPORTS[name]);
-    else if (PRELUDE[name] !== undefined) header.push(PRELUDE[name]);
+    } else if (Object.hasOwn(LIBRARY_IMPORTS, name)) header.push(LIBRARY_IMPORTS[name]!);
+    // Own keys only: `toString` in an example is not Object.prototype's.
+    else if (Object.hasOwn(PRELUDE, name)) header.push(PRELUDE[name]!);
   }
   const text: string[] = [`// ${example.file}:${example.line}`, ...header];
   const lines: (number | null)[] = text.map(() => null);

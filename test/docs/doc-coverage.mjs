@@ -33,10 +33,16 @@ const commentsOf = (r) => [r.comment, ...(r.signatures ?? []).map((s) => s.comme
 const hasText = (c) => (c.summary ?? []).some((part) => part.text.trim() !== '');
 const hasExample = (c) => (c.blockTags ?? []).some((tag) => tag.tag === '@example');
 
+/** A package's exports: its children, or its modules' children when it has several entry points. */
+const exportsOf = (pkg) =>
+  (pkg.children ?? []).flatMap((r) =>
+    r.kind === 2 ? (r.children ?? []).map((c) => ({ ...c, name: `${r.name}: ${c.name}` })) : [r],
+  );
+
 let missing = 0;
 for (const pkg of project.children ?? []) {
   const lines = [];
-  for (const r of pkg.children ?? []) {
+  for (const r of exportsOf(pkg)) {
     const kind = KINDS[r.kind];
     if (kind === undefined) continue;
     const comments = commentsOf(r);

@@ -3,12 +3,20 @@ import type { EventMetadata, NewEvent } from './event-store.js';
 import type { RecordedEvent } from './events.js';
 import { CURRENT_SCHEMA_VERSIONS } from './events.js';
 
-/** The hash before a stream's first event. */
+/**
+ * The hash before a stream's first event.
+ *
+ * @example
+ * const first = chainHash(GENESIS_HASH, stored); // the hash of a stream's first event
+ */
 export const GENESIS_HASH = '0'.repeat(64);
 
 /**
  * Each event's hash covers the previous event's hash and everything the event records except the hash
  * itself, so changing, removing or reordering any stored event breaks every hash after it.
+ *
+ * @example
+ * const hash = chainHash(GENESIS_HASH, stored); // equals stored.metadata.hash for an untampered first event
  */
 export function chainHash(previousHash: string, event: NewEvent): string {
   const { hash: _hash, ...metadata } = event.metadata;
@@ -50,6 +58,9 @@ export function signEvents(
 /**
  * JSON with object keys sorted, so equal values hash equally whatever order a database returns keys in.
  * Built by appending to one string (no intermediate arrays): every write hashes each event it makes.
+ *
+ * @example
+ * canonicalJson({ b: 1, a: [2, { d: 3, c: 4 }] }); // '{"a":[2,{"c":4,"d":3}],"b":1}'
  */
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';

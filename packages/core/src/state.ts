@@ -44,6 +44,9 @@ export interface CustomerState {
  * this fold, and those the ledger looked up in the stream because an event or a command names them.
  * Never part of a snapshot; the ledger empties it after each fold. A fold of a whole stream leaves every
  * finished grant and hold here, which is what the `grants` and `holds` views read.
+ *
+ * @example
+ * const spent = fold(events).recalled.grants.get('grant_01J…'); // a whole fold holds every finished grant
  */
 export interface Recalled {
   readonly grants: Map<string, GrantState>;
@@ -227,6 +230,9 @@ export function forgetRecalled(state: CustomerState): CustomerState {
  * Copies recalled entries from `source` (a state of the same stream at the same version that holds
  * them, such as the fold of the whole stream) into `state`, for the ids asked for that `state` lacks.
  * Ids `source` does not know either are left out: the decision or fold then finds them unknown.
+ *
+ * @example
+ * recall(snapshotState, fold(events), { grants: recallNeeds(snapshotState, tail) });
  */
 export function recall(
   state: CustomerState,

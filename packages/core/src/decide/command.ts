@@ -12,6 +12,16 @@ import type { DecideContext } from './context.js';
  *
  * `decide` and `result` are methods, not function properties, so a definition of one command is a
  * `CommandDefinition` of any (the writer handles them alike).
+ *
+ * @example
+ * const setCreditLimit = defineCommand({
+ *   input: commands.setCreditLimit.input, // writeInput({ currency: field.id('unknown_currency'), limit: field.amount })
+ *   decide(recorder, command, context) {
+ *     recorder.record({ type: 'credit_limit_set', data: { currency: command.currency, limit: command.limit } });
+ *     return command.currency;
+ *   },
+ *   result: (state, currency) => state.accounts.get(currency)!.creditLimit.toString(),
+ * });
  */
 export interface CommandDefinition<S extends WriteSchema = WriteSchema, O = unknown, R = unknown> {
   /** Validates the method's input, `customerId` and `idempotencyKey` included (see `writeInput`). */
@@ -32,7 +42,12 @@ export interface CommandDefinition<S extends WriteSchema = WriteSchema, O = unkn
   result(state: CustomerState, outcome: O, context: DecideContext): R;
 }
 
-/** The ids a command asks the ledger to look up before it is decided. */
+/**
+ * The ids a command asks the ledger to look up before it is decided.
+ *
+ * @example
+ * const recall = (command: { grantId: string }): Recall => ({ grants: [command.grantId] }); // voidGrant's
+ */
 export interface Recall {
   readonly grants?: readonly string[];
   readonly holds?: readonly string[];
@@ -45,13 +60,28 @@ export type WriteSchema = z.ZodType<
   { customerId: string; idempotencyKey?: string | undefined }
 >;
 
-/** A command as its decision reads it: the parsed input, without the idempotency key (the writer's). */
+/**
+ * A command as its decision reads it: the parsed input, without the idempotency key (the writer's).
+ *
+ * @example
+ * type VoidGrant = CommandOf<Commands['voidGrant']['input']>; // { customerId, grantId, reason? }
+ */
 export type CommandOf<S extends WriteSchema> = Omit<z.output<S>, 'idempotencyKey'>;
 
-/** The input of a command's ledger method. */
+/**
+ * The input of a command's ledger method.
+ *
+ * @example
+ * type Input = InputOf<Commands['trackUsage']>; // what ledger.trackUsage takes
+ */
 export type InputOf<D extends CommandDefinition> = z.input<D['input']>;
 
-/** What a command's ledger method resolves to. */
+/**
+ * What a command's ledger method resolves to.
+ *
+ * @example
+ * type Answer = ResultOf<Commands['trackUsage']>; // UsageResult
+ */
 export type ResultOf<D extends CommandDefinition> = ReturnType<D['result']>;
 
 /** Declares a command; the identity, for inference. */

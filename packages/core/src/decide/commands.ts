@@ -9,6 +9,9 @@ import { reverseUsage, trackUsage } from './usage.js';
  * Every command the ledger takes, by the name of its method. The `Ledger`'s write methods, their input
  * and result types, the writer's dispatch and the HTTP bodies are all made from this list; the doc
  * comment of each entry is its method's.
+ *
+ * @example
+ * const { input } = commands.trackUsage; // the zod schema ledger.trackUsage validates with
  */
 export const commands = {
   /**
@@ -94,7 +97,12 @@ export const commands = {
   setCreditLimit,
 };
 
-/** The commands, by name: see `commands`. */
+/**
+ * The commands, by name: see `commands`.
+ *
+ * @example
+ * type TrackUsage = Commands['trackUsage'];
+ */
 export type Commands = typeof commands;
 
 /**

@@ -12,6 +12,9 @@ import { type CustomRefusal, isForbiddenKey, refusalOf } from './fields.js';
  * The input as `schema` reads it, or a `TallyError` naming the first field at fault. Only the input's
  * own fields count (one inherited from a prototype is not part of the request), and a nested object's
  * key that could reach a prototype (`__proto__`) is refused, since zod's copy would quietly drop it.
+ *
+ * @example
+ * const { customerId, feature, quantity } = parseInput(commands.trackUsage.input, JSON.parse(body));
  */
 export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {

@@ -6,24 +6,44 @@ import * as field from '../input/fields.js';
  * refused rather than ignored, and shared with `@tally/http`'s query strings.
  */
 
-/** Names the customer a read is about. */
+/**
+ * Names the customer a read is about.
+ *
+ * @example
+ * parseInput(customerRef, { customerId: 'cus_123' });
+ */
 export const customerRef = z.strictObject({ customerId: field.customerId });
 
-/** A read that can be answered as of another instant, past or future (default now). */
+/**
+ * A read that can be answered as of another instant, past or future (default now).
+ *
+ * @example
+ * parseInput(readInput, { customerId: 'cus_123', at: '2025-01-31T23:59:59Z' }); // at: epoch ms
+ */
 export const readInput = z.strictObject({
   customerId: field.customerId,
   /** Answer as of this instant (default now). */
   at: field.time.nullish(),
 });
 
-/** A read that can also be narrowed to one currency (default: every currency the customer holds). */
+/**
+ * A read that can also be narrowed to one currency (default: every currency the customer holds).
+ *
+ * @example
+ * parseInput(currencyReadInput, { customerId: 'cus_123', currency: 'credits' });
+ */
 export const currencyReadInput = z.strictObject({
   customerId: field.customerId,
   currency: field.id('unknown_currency').optional(),
   at: field.time.nullish(),
 });
 
-/** The usage `check` tests against the balance, without recording it. */
+/**
+ * The usage `check` tests against the balance, without recording it.
+ *
+ * @example
+ * parseInput(checkInput, { customerId: 'cus_123', feature: 'ai-generation', quantity: 1 });
+ */
 export const checkInput = z.strictObject({
   customerId: field.customerId,
   feature: field.id('unknown_feature'),
