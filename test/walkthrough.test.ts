@@ -27,7 +27,15 @@ test('the canonical walkthrough: +100 on subscribing, -10 for one ai-generation,
   ]);
 
   expect(await ledger.creditAccounts({ customerId: 'cus_123' })).toEqual([
-    { currency: 'credits', balance: '90', held: '0', available: '90', creditLimit: '0', debt: '0' },
+    {
+      currency: 'credits',
+      balance: '90',
+      held: '0',
+      available: '90',
+      creditLimit: '0',
+      debt: '0',
+      scoped: [],
+    },
   ]);
   expect(await ledger.grants({ customerId: 'cus_123', currency: 'credits' })).toEqual([
     expect.objectContaining({

@@ -165,7 +165,7 @@ export async function loadStream(store: EventStore, p: Prepared): Promise<void> 
 function writerHead(p: Prepared, version: number): StreamHead {
   const state = fold(p.events.slice(0, version));
   const atMs = Date.parse(state.lastAt);
-  for (const account of state.accounts.values()) spendableGrants(account, atMs);
+  for (const account of state.accounts.values()) spendableGrants(account, atMs, null);
   return { state, hash: p.chained[version - 1]!.metadata.hash as string };
 }
 

@@ -139,6 +139,7 @@ export function generateStream(count: number, seed = 42): GeneratedStream {
         cost: amount(cost),
         exactCost: amount(cost),
         carry: null,
+        catalogVersion: 0,
         allocations,
         debt: amount(left),
         holdId: null,

@@ -1,10 +1,12 @@
+import type { Catalog } from './catalog/index.js';
+import { expireUnpaidCycle, graceEndDue, nextBoundary, renew, rolloverCarries } from './cycles.js';
 import { settleDebt } from './debt.js';
 import { TallyError } from './errors.js';
 import type { RecordedEvent } from './events.js';
-import { formatAmount, minBig, toMinor } from './money.js';
+import { formatAmount } from './money.js';
 import { Recorder } from './recorder.js';
-import { type CustomerState, cloneState, type SubscriptionState } from './state.js';
-import { cycleStart, iso } from './time.js';
+import { type CustomerState, cloneState } from './state.js';
+import { iso } from './time.js';
 
 /** Bounds the work one read may do; a daily plan left alone for 27 years stays under it. */
 const MAX_DUE_INSTANTS = 10_000;
@@ -25,7 +27,11 @@ const MAX_DUE_INSTANTS = 10_000;
 export function advance(
   state: CustomerState,
   toMs: number,
-  options: { readonly maxEvents?: number } = {},
+  options: {
+    readonly maxEvents?: number;
+    /** The catalog in force: a plan version published for renewals is adopted from it. */
+    readonly catalog?: Catalog;
+  } = {},
 ): { state: CustomerState; events: RecordedEvent[]; complete: boolean } {
   const maxEvents = options.maxEvents ?? Number.POSITIVE_INFINITY;
   // Every event time makes due has an id of its own, derived from what it is (`grant_…:expired`).
@@ -42,7 +48,7 @@ export function advance(
         `more than ${MAX_DUE_INSTANTS} scheduled instants are due; read in steps`,
       );
     }
-    processInstant(recorder, at);
+    processInstant(recorder, at, options.catalog);
   }
   return { state: recorder.state, events: recorder.events, complete: true };
 }
@@ -65,6 +71,8 @@ function nextDueInstant(state: CustomerState, toMs: number): number | null {
   for (const sub of state.subscriptions.values()) {
     const boundary = nextBoundary(sub);
     if (boundary !== null && boundary < next) next = boundary;
+    const graceEnd = graceEndDue(state, sub);
+    if (graceEnd !== null && graceEnd < next) next = graceEnd;
   }
   for (const hold of state.holds.values()) {
     if (hold.expiresAtMs < next) next = hold.expiresAtMs;
@@ -74,16 +82,12 @@ function nextDueInstant(state: CustomerState, toMs: number): number | null {
   return Math.max(next, lastMs);
 }
 
-function nextBoundary(sub: SubscriptionState): number | null {
-  const boundary = cycleStart(sub.anchorMs, sub.interval, sub.cycle + 1);
-  return boundary < sub.endsAtMs ? boundary : null;
-}
-
 /**
  * At one instant, in this order: measure what rolls over (before anything expires), expire grants,
- * expire holds, renew subscriptions with their rollover, then let new credit settle debt.
+ * expire the credits of a paid cycle whose grace period ended unpaid, expire holds, renew
+ * subscriptions with their rollover, then let new credit settle debt.
  */
-function processInstant(recorder: Recorder, atMs: number): void {
+function processInstant(recorder: Recorder, atMs: number, catalog: Catalog | undefined): void {
   const state = recorder.state;
   const at = iso(atMs);
   const renewing = [...state.subscriptions.values()]
@@ -113,6 +117,10 @@ function processInstant(recorder: Recorder, atMs: number): void {
     );
   }
 
+  for (const sub of state.subscriptions.values()) {
+    if (graceEndDue(state, sub) === atMs) expireUnpaidCycle(recorder, sub, at);
+  }
+
   for (const hold of [...state.holds.values()]) {
     if (hold.expiresAtMs > atMs) continue;
     const decimals = state.accounts.get(hold.currency)!.decimals;
@@ -131,102 +139,11 @@ function processInstant(recorder: Recorder, atMs: number): void {
     );
   }
 
-  for (const { sub, carries } of renewing) renew(recorder, sub, sub.cycle + 1, carries, at);
+  for (const { sub, carries } of renewing) renew(recorder, sub, sub.cycle + 1, carries, at, catalog);
 
   const customerId = state.customer?.customerId ?? '';
   for (const account of state.accounts.values()) {
     if (account.debt > 0n)
       settleDebt(recorder, account.currency, atMs, at, `${customerId}:${account.currency}:settle:${at}`);
   }
-}
-
-/** Unused credit of each rollover rule's current cycle (plan grant plus what rolled into it), capped at `max`. */
-function rolloverCarries(state: CustomerState, sub: SubscriptionState): Map<number, bigint> {
-  const carries = new Map<number, bigint>();
-  sub.rules.forEach((rule, ruleIndex) => {
-    if (rule.rollover === null) return;
-    let unused = 0n;
-    for (const grant of state.accounts.get(rule.currency)?.live ?? []) {
-      if (
-        grant.subscriptionId === sub.subscriptionId &&
-        grant.cycle === sub.cycle &&
-        grant.ruleIndex === ruleIndex
-      ) {
-        unused += grant.remaining;
-      }
-    }
-    const carry = minBig(unused, toMinor(rule.rollover.max));
-    if (carry > 0n) carries.set(ruleIndex, carry);
-  });
-  return carries;
-}
-
-/**
- * Starts cycle `cycle` of a subscription: the renewal, then each rule's grant, then rolled-over credit.
- * Activation uses it too (cycle 0, no renewal event), so both grant the same way.
- */
-export function renew(
-  recorder: Recorder,
-  sub: SubscriptionState,
-  cycle: number,
-  carries: ReadonlyMap<number, bigint>,
-  at: string,
-): void {
-  const periodEnd = iso(cycleStart(sub.anchorMs, sub.interval, cycle + 1));
-  if (cycle > 0) {
-    recorder.record(
-      { type: 'subscription_renewed', data: { subscriptionId: sub.subscriptionId, cycle, periodEnd } },
-      `${sub.subscriptionId}:c${cycle}:renewed`,
-      at,
-    );
-  }
-  const grantRule = (
-    ruleIndex: number,
-    amount: string,
-    source: 'plan' | 'rollover',
-    suffix: 'g' | 'r',
-  ): void => {
-    const rule = sub.rules[ruleIndex]!;
-    const grantId = planGrantId(sub.subscriptionId, cycle, suffix, ruleIndex);
-    recorder.record(
-      {
-        type: 'credits_granted',
-        data: {
-          grantId,
-          currency: rule.currency,
-          amount,
-          priority: rule.priority,
-          source,
-          effectiveAt: at,
-          expiresAt: rule.expires === 'cycle_end' ? periodEnd : null,
-          subscriptionId: sub.subscriptionId,
-          cycle,
-          ruleIndex,
-          metadata: {},
-        },
-      },
-      `${grantId}:granted`,
-      at,
-    );
-  };
-  sub.rules.forEach((rule, ruleIndex) => {
-    grantRule(ruleIndex, rule.amount, 'plan', 'g');
-  });
-  for (const [ruleIndex, carry] of carries) {
-    const decimals = recorder.state.accounts.get(sub.rules[ruleIndex]!.currency)!.decimals;
-    grantRule(ruleIndex, formatAmount(carry, decimals), 'rollover', 'r');
-  }
-}
-
-/** The id of a cycle's plan grant (`g`) or rollover grant (`r`) of a rule: derived, so it never repeats. */
-const planGrantId = (subscriptionId: string, cycle: number, suffix: 'g' | 'r', ruleIndex: number): string =>
-  `${subscriptionId}_c${cycle}_${suffix}${ruleIndex}`;
-
-/** Every grant a cycle of a subscription can have made: its rules' plan grants, then their rollovers. */
-export function planGrantIds(sub: SubscriptionState, cycle: number): string[] {
-  const ids = sub.rules.map((_, i) => planGrantId(sub.subscriptionId, cycle, 'g', i));
-  sub.rules.forEach((rule, i) => {
-    if (rule.rollover !== null) ids.push(planGrantId(sub.subscriptionId, cycle, 'r', i));
-  });
-  return ids;
 }

@@ -1,4 +1,5 @@
 import type { AccountState, GrantState } from './state.js';
+import { appliesTo } from './views.js';
 
 /**
  * Which grant pays first: the lower priority number, then the one that expires soonest (never-expiring
@@ -15,13 +16,19 @@ export function consumptionOrder(a: GrantState, b: GrantState): number {
 }
 
 /**
- * Grants that can pay at `atMs`, in consumption order: in play, effective, not expired, with credit
- * left. Reads only: finished grants leave the account's live list in `evolve`.
+ * Grants that can pay for `feature` at `atMs`, in consumption order: in play, effective, not expired,
+ * with credit left, and unscoped or scoped to the feature (an amount, `feature` null, is paid by
+ * unscoped credit only). Reads only: finished grants leave the account's live list in `evolve`.
  */
-export function spendableGrants(account: AccountState, atMs: number): GrantState[] {
+export function spendableGrants(account: AccountState, atMs: number, feature: string | null): GrantState[] {
   const spendable: GrantState[] = [];
   for (const grant of account.live) {
-    if (grant.remaining > 0n && grant.effectiveAtMs <= atMs && grant.expiresAtMs > atMs)
+    if (
+      grant.remaining > 0n &&
+      grant.effectiveAtMs <= atMs &&
+      grant.expiresAtMs > atMs &&
+      appliesTo(grant, feature)
+    )
       spendable.push(grant);
   }
   return spendable.sort(consumptionOrder);

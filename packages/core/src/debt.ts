@@ -3,14 +3,14 @@ import { formatAmount } from './money.js';
 import type { Recorder } from './recorder.js';
 
 /**
- * Pays an account's overdraft from whatever live credit it has, in consumption order. Called after
- * anything that can bring credit (a grant becoming effective, a reversal), so debt never sits beside
- * spendable credit.
+ * Pays an account's overdraft from whatever unscoped live credit it has, in consumption order. Called
+ * after anything that can bring credit (a grant becoming effective, a reversal), so debt never sits
+ * beside credit that could pay it. Scoped credit never pays debt: it is only ever spent on its features.
  */
 export function settleDebt(recorder: Recorder, currency: string, atMs: number, at: string, id: string): void {
   const account = recorder.state.accounts.get(currency);
   if (account === undefined || account.debt === 0n) return;
-  const { allocations, shortfall } = allocate(spendableGrants(account, atMs), account.debt);
+  const { allocations, shortfall } = allocate(spendableGrants(account, atMs, null), account.debt);
   const amount = account.debt - shortfall;
   if (amount === 0n) return;
   recorder.record(

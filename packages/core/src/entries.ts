@@ -195,6 +195,8 @@ export function ledgerEntries(
       case 'credit_limit_set':
       case 'customer_created':
       case 'subscription_activated':
+      case 'subscription_created':
+      case 'payment_confirmed':
       case 'subscription_renewed':
       case 'subscription_canceled':
         break;

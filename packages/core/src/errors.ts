@@ -22,6 +22,8 @@ export const TALLY_ERROR_CODES = [
   'unknown_hold',
   'customer_exists',
   'already_subscribed',
+  'plan_archived',
+  'payment_not_due',
   'subscription_inactive',
   'grant_not_active',
   'usage_already_reversed',

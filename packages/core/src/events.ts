@@ -1,4 +1,4 @@
-import type { PlanGrantRule } from './catalog.js';
+import type { Money, PlanGrantRule, PlanTerms, Scope } from './catalog/index.js';
 import type { Interval } from './time.js';
 
 /**
@@ -9,13 +9,14 @@ import type { Interval } from './time.js';
 
 /**
  * Where a grant's credit came from: a plan's cycle, credit rolled over from the previous cycle, a
- * top-up, a promotion, a manual grant, or a reversal paying back debt that was already settled.
+ * top-up, a promotion, a manual grant, credits bought (with what was paid), or a reversal paying back
+ * debt that was already settled.
  *
  * @example
  * const grants = await ledger.grants({ customerId: 'cus_123' });
  * const promotions = grants.filter((g) => g.source === 'promotion');
  */
-export type GrantSource = 'plan' | 'rollover' | 'top_up' | 'promotion' | 'manual' | 'reversal';
+export type GrantSource = 'plan' | 'rollover' | 'top_up' | 'promotion' | 'manual' | 'purchase' | 'reversal';
 
 /**
  * One grant's share of a deduction, debt settlement or reversal: which grant paid (or got back) how
@@ -48,27 +49,89 @@ export interface CustomerCreated {
 }
 
 /**
- * Recorded by `subscribe` and `changePlan`: starts a subscription with a copy of the plan's terms, so
- * later catalog changes never alter a running subscription. Its first cycle starts at `anchorAt`.
+ * How a subscription was sold, as the hosted quickstart records it: self-serve or through sales, and
+ * whether its invoices are charged automatically or sent.
+ *
+ * @example
+ * const billing: BillingFacts = { salesMotion: 'self_serve', collectionMethod: 'charge_automatically' };
+ */
+export interface BillingFacts {
+  readonly salesMotion: 'self_serve' | 'sales_led';
+  readonly collectionMethod: 'charge_automatically' | 'send_invoice';
+}
+
+/**
+ * Recorded by `subscribe` and `changePlan` for a free plan: starts a subscription with a copy of the
+ * plan's terms, so later catalog changes never alter a running subscription (except a plan version
+ * that says it applies at renewals). Its first cycle starts at `anchorAt`; its grants follow.
  *
  * @example
  * const event: SubscriptionActivated = { type: 'subscription_activated', data: {
- *   subscriptionId: 'sub_01J…', planId: 'pro', interval: 'month', price: '20',
- *   anchorAt: '2025-01-31T00:00:00.000Z',
- *   grants: [{ currency: 'credits', amount: '1000', priority: 50, expires: 'cycle_end', rollover: null }],
+ *   subscriptionId: 'sub_01J…', planId: 'free', planVersion: 1, catalogVersion: 3, interval: 'month',
+ *   price: null, gracePeriodDays: 0, anchorAt: '2025-01-31T00:00:00.000Z',
+ *   grants: [{ currency: 'credits', amount: '100', priority: 50, expires: 'cycle_end', rollover: null, appliesTo: null }],
+ *   salesMotion: 'self_serve', collectionMethod: 'charge_automatically',
  * } };
  */
 export interface SubscriptionActivated {
   readonly type: 'subscription_activated';
+  readonly data: PlanTerms &
+    BillingFacts & {
+      readonly subscriptionId: string;
+      readonly planId: string;
+      readonly planVersion: number;
+      /** The catalog version the terms were taken from (0: a catalog defined in code). */
+      readonly catalogVersion: number;
+      /** Cycle boundaries are computed from this instant. */
+      readonly anchorAt: string;
+    };
+}
+
+/**
+ * Recorded by `subscribe` for a paid plan: the subscription exists, `incomplete`, with the plan's terms,
+ * and grants nothing until `confirmPayment` records its first payment (which starts its first cycle).
+ *
+ * @example
+ * const event: SubscriptionCreated = { type: 'subscription_created', data: {
+ *   subscriptionId: 'sub_01J…', planId: 'pro', planVersion: 1, catalogVersion: 3, interval: 'month',
+ *   price: { amount: '20.00', currency: 'USD' }, gracePeriodDays: 0, grants: [],
+ *   salesMotion: 'self_serve', collectionMethod: 'charge_automatically',
+ * } };
+ */
+export interface SubscriptionCreated {
+  readonly type: 'subscription_created';
+  readonly data: PlanTerms &
+    BillingFacts & {
+      readonly subscriptionId: string;
+      readonly planId: string;
+      readonly planVersion: number;
+      readonly catalogVersion: number;
+    };
+}
+
+/**
+ * Recorded by `confirmPayment`: the host's billing says a paid subscription's invoice is paid. The
+ * first payment starts an `incomplete` subscription (its first cycle anchored now); a later one pays a
+ * renewed cycle that was `past_due`. The cycle's grants follow unless a grace period granted them
+ * already.
+ *
+ * @example
+ * const event: PaymentConfirmed = { type: 'payment_confirmed', data: {
+ *   subscriptionId: 'sub_01J…', paymentId: 'pi_42', amount: { amount: '20.00', currency: 'USD' },
+ *   cycle: 0, paidAt: '2025-01-31T09:58:00.000Z',
+ * } };
+ */
+export interface PaymentConfirmed {
+  readonly type: 'payment_confirmed';
   readonly data: {
     readonly subscriptionId: string;
-    readonly planId: string;
-    /** The plan's terms at activation: later catalog changes do not touch this subscription. */
-    readonly interval: Interval;
-    readonly price: string | null;
-    readonly grants: readonly PlanGrantRule[];
-    /** Cycle boundaries are computed from this instant. */
-    readonly anchorAt: string;
+    /** The host's id of the payment; a confirmation seen twice is recorded once. */
+    readonly paymentId: string;
+    readonly amount: Money;
+    /** The cycle it pays (0: the first). */
+    readonly cycle: number;
+    /** When the host says it was paid. */
+    readonly paidAt: string;
   };
 }
 
@@ -79,12 +142,23 @@ export interface SubscriptionActivated {
  * @example
  * const event: SubscriptionRenewed = {
  *   type: 'subscription_renewed',
- *   data: { subscriptionId: 'sub_01J…', cycle: 1, periodEnd: '2025-03-31T00:00:00.000Z' },
+ *   data: { subscriptionId: 'sub_01J…', cycle: 1, periodEnd: '2025-03-31T00:00:00.000Z', terms: null, paid: true },
  * };
  */
 export interface SubscriptionRenewed {
   readonly type: 'subscription_renewed';
-  readonly data: { readonly subscriptionId: string; readonly cycle: number; readonly periodEnd: string };
+  readonly data: {
+    readonly subscriptionId: string;
+    readonly cycle: number;
+    readonly periodEnd: string;
+    /**
+     * The terms of a newer plan version the subscription adopts from this cycle on (one published with
+     * `appliesTo: 'renewals'`), or null to keep its terms.
+     */
+    readonly terms: (PlanTerms & { readonly version: number }) | null;
+    /** False for a cycle of a paid plan, until `confirmPayment` records its payment. */
+    readonly paid: boolean;
+  };
 }
 
 /**
@@ -114,7 +188,7 @@ export interface SubscriptionCanceled {
  * const event: CreditsGranted = { type: 'credits_granted', data: {
  *   grantId: 'grant_01J…', currency: 'credits', amount: '500', priority: 50, source: 'top_up',
  *   effectiveAt: '2025-01-01T00:00:00.000Z', expiresAt: null, subscriptionId: null, cycle: null,
- *   ruleIndex: null, metadata: {} } };
+ *   ruleIndex: null, metadata: {}, appliesTo: null, price: null, paymentId: null } };
  */
 export interface CreditsGranted {
   readonly type: 'credits_granted';
@@ -130,6 +204,11 @@ export interface CreditsGranted {
     readonly cycle: number | null;
     readonly ruleIndex: number | null;
     readonly metadata: Readonly<Record<string, string>>;
+    /** The features these credits pay for; null: every feature. */
+    readonly appliesTo: Scope | null;
+    /** For purchased credits: what was paid for them, and the host's payment id. */
+    readonly price: Money | null;
+    readonly paymentId: string | null;
   };
 }
 
@@ -140,8 +219,8 @@ export interface CreditsGranted {
  * @example
  * const event: CreditsDeducted = { type: 'credits_deducted', data: {
  *   usageId: 'usage_01J…', currency: 'credits', feature: 'ai-generation', quantity: 1, cost: '10',
- *   exactCost: '10', carry: '0', allocations: [{ grantId: 'grant_01J…', amount: '10' }], debt: '0',
- *   holdId: null, metadata: {} } };
+ *   exactCost: '10', carry: null, allocations: [{ grantId: 'grant_01J…', amount: '10' }], debt: '0',
+ *   holdId: null, metadata: {}, catalogVersion: 0 } };
  */
 export interface CreditsDeducted {
   readonly type: 'credits_deducted';
@@ -171,6 +250,8 @@ export interface CreditsDeducted {
     /** Set when this deduction captured a hold. */
     readonly holdId: string | null;
     readonly metadata: Readonly<Record<string, string>>;
+    /** The version of the stored catalog the usage was priced by (0: a catalog defined in code). */
+    readonly catalogVersion: number;
   };
 }
 
@@ -196,7 +277,7 @@ export interface GrantExpired {
  * @example
  * const event: GrantVoided = {
  *   type: 'grant_voided',
- *   data: { grantId: 'grant_01J…', currency: 'credits', amount: '450', reason: 'chargeback' },
+ *   data: { grantId: 'grant_01J…', currency: 'credits', amount: '450', reason: 'chargeback', refund: null },
  * };
  */
 export interface GrantVoided {
@@ -206,6 +287,11 @@ export interface GrantVoided {
     readonly currency: string;
     readonly amount: string;
     readonly reason: string;
+    /**
+     * For purchased credits voided with `refund: true`: the credits refunded (the unused remainder) and
+     * their share of what was paid, for the host to pay back. Null otherwise.
+     */
+    readonly refund: { readonly credits: string; readonly money: Money | null } | null;
   };
 }
 
@@ -320,6 +406,8 @@ export interface DebtSettled {
  */
 export type TallyEvent =
   | CustomerCreated
+  | SubscriptionCreated
+  | PaymentConfirmed
   | SubscriptionActivated
   | SubscriptionRenewed
   | SubscriptionCanceled
@@ -362,15 +450,21 @@ export type RecordedEvent = TallyEvent & { readonly id: string; readonly at: str
  */
 export const CURRENT_SCHEMA_VERSIONS = {
   customer_created: 1,
-  subscription_activated: 1,
-  subscription_renewed: 1,
+  subscription_created: 1,
+  payment_confirmed: 1,
+  // v1 had a price label (a string), no plan or catalog version, no billing facts.
+  subscription_activated: 2,
+  // v1 predates plan versions and paid plans (no `terms`, `paid`).
+  subscription_renewed: 2,
   subscription_canceled: 1,
-  credits_granted: 1,
+  // v1 predates scoped and purchased credits (no `appliesTo`, `price`, `paymentId`).
+  credits_granted: 2,
   // v1 predates overdraft and holds (no `debt`, `holdId`, `metadata`); v2 predates rounding on the
-  // running total (no `exactCost`, `carry`).
+  // running total and the stored catalog (no `exactCost`, `carry`, `catalogVersion`).
   credits_deducted: 3,
   grant_expired: 1,
-  grant_voided: 1,
+  // v1 predates refunds of purchased credits (no `refund`).
+  grant_voided: 2,
   // v1 predates rounding on the running total (no `feature`, `carry`).
   usage_reversed: 2,
   credits_held: 1,

@@ -46,11 +46,16 @@ export function applyEvent(state: CustomerState, event: RecordedEvent): Customer
         cycle: data.cycle,
         ruleIndex: data.ruleIndex,
         metadata: data.metadata,
+        appliesTo: data.appliesTo === null ? null : data.appliesTo.features,
+        price: data.price,
+        paymentId: data.paymentId,
         status: 'active',
         endedAt: null,
       };
       state.grants.set(grant.grantId, grant);
       account(state, data.currency, data.amount).live.push(grant);
+      if (data.paymentId !== null)
+        state.payments.set(data.paymentId, { subscriptionId: null, cycle: null, grantId: data.grantId });
       break;
     }
     case 'grant_expired':
@@ -131,24 +136,64 @@ export function applyEvent(state: CustomerState, event: RecordedEvent): Customer
         createdAt: event.at,
       };
       break;
-    case 'subscription_activated': {
+    case 'subscription_activated':
+    case 'subscription_created': {
       const data = event.data;
+      if (state.subscriptions.has(data.subscriptionId))
+        corrupt(event, `subscription ${data.subscriptionId} starts twice`);
+      const activated = event.type === 'subscription_activated';
       state.subscriptions.set(data.subscriptionId, {
         subscriptionId: data.subscriptionId,
         planId: data.planId,
+        planVersion: data.planVersion,
         interval: data.interval,
         price: data.price,
         rules: data.grants,
-        anchorMs: Date.parse(data.anchorAt),
-        activatedAt: event.at,
+        gracePeriodDays: data.gracePeriodDays,
+        salesMotion: data.salesMotion,
+        collectionMethod: data.collectionMethod,
+        createdAt: event.at,
+        anchorMs: activated ? Date.parse(event.data.anchorAt) : null,
+        activatedAt: activated ? event.at : null,
+        activatedBy: null,
         cycle: 0,
+        // A free plan's cycles need no payment; a paid one's first waits for it.
+        paidCycle: activated ? 0 : -1,
         endsAtMs: Number.POSITIVE_INFINITY,
       });
       break;
     }
-    case 'subscription_renewed':
-      subscriptionOf(state, event, event.data.subscriptionId).cycle = event.data.cycle;
+    case 'payment_confirmed': {
+      const data = event.data;
+      const sub = subscriptionOf(state, event, data.subscriptionId);
+      if (state.payments.has(data.paymentId)) corrupt(event, `payment ${data.paymentId} is recorded twice`);
+      state.payments.set(data.paymentId, {
+        subscriptionId: sub.subscriptionId,
+        cycle: data.cycle,
+        grantId: null,
+      });
+      if (sub.anchorMs === null) {
+        // The first payment starts the subscription: its first cycle is anchored now.
+        sub.anchorMs = Date.parse(event.at);
+        sub.activatedAt = event.at;
+        sub.activatedBy = data.paymentId;
+      }
+      if (data.cycle > sub.paidCycle) sub.paidCycle = data.cycle;
       break;
+    }
+    case 'subscription_renewed': {
+      const data = event.data;
+      const sub = subscriptionOf(state, event, data.subscriptionId);
+      sub.cycle = data.cycle;
+      if (data.paid) sub.paidCycle = data.cycle;
+      if (data.terms !== null) {
+        sub.planVersion = data.terms.version;
+        sub.price = data.terms.price;
+        sub.rules = data.terms.grants;
+        sub.gracePeriodDays = data.terms.gracePeriodDays;
+      }
+      break;
+    }
     case 'subscription_canceled':
       subscriptionOf(state, event, event.data.subscriptionId).endsAtMs = Date.parse(event.data.endsAt);
       break;

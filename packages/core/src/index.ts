@@ -24,9 +24,9 @@ export type {
   PlanGrantInput,
   PlanGrantRule,
   PlanInput,
-} from './catalog.js';
+} from './catalog/index.js';
 // The catalog
-export { defineCatalog } from './catalog.js';
+export { defineCatalog } from './catalog/index.js';
 export type { IdKind } from './decide/context.js';
 export type { CustomerResult } from './decide/customer.js';
 export type { GrantResult } from './decide/grant.js';

@@ -39,6 +39,8 @@ export function recallNeeds(state: CustomerState, events: readonly RecordedEvent
       case 'debt_settled':
       case 'customer_created':
       case 'subscription_activated':
+      case 'subscription_created':
+      case 'payment_confirmed':
       case 'subscription_renewed':
       case 'subscription_canceled':
       case 'credits_held':

@@ -1,5 +1,5 @@
-import type { PlanGrantRule } from './catalog.js';
-import type { CreditsDeducted, GrantSource } from './events.js';
+import type { Money, PlanGrantRule } from './catalog/index.js';
+import type { BillingFacts, CreditsDeducted, GrantSource } from './events.js';
 import type { Interval } from './time.js';
 
 /**
@@ -31,6 +31,11 @@ export interface CustomerState {
    * feature's currency as a decimal string: usage is rounded on the running total, not per call.
    */
   readonly carries: Map<string, string>;
+  /**
+   * Payments recorded, by the host's payment id: what each paid for (a subscription's cycle, or the
+   * grant of a purchase). A payment seen twice is recorded once. One per paid cycle or purchase.
+   */
+  readonly payments: Map<string, PaymentRecord>;
   /** Events folded so far: the stream version this state is at. */
   version: number;
   /** `at` of the last event folded ('' before the first): the stream's clock never runs backwards. */
@@ -53,6 +58,18 @@ export interface Recalled {
   readonly holds: Map<string, HoldState>;
   /** Recorded usages by id, as a reversal needs them; only ever filled by a lookup. */
   readonly usages: Map<string, UsageRecord>;
+}
+
+/**
+ * What a recorded payment paid for: a cycle of a subscription, or a purchase (its grant).
+ *
+ * @example
+ * const paid: PaymentRecord = { subscriptionId: 'sub_01J…', cycle: 0, grantId: null };
+ */
+export interface PaymentRecord {
+  readonly subscriptionId: string | null;
+  readonly cycle: number | null;
+  readonly grantId: string | null;
 }
 
 /**
@@ -119,6 +136,11 @@ export interface GrantState {
   readonly cycle: number | null;
   readonly ruleIndex: number | null;
   readonly metadata: Readonly<Record<string, string>>;
+  /** The features it pays for (sorted keys), or null: every feature. */
+  readonly appliesTo: readonly string[] | null;
+  /** What was paid for purchased credits, and the host's payment id. */
+  readonly price: Money | null;
+  readonly paymentId: string | null;
   status: 'active' | 'expired' | 'voided';
   /** When it expired or was voided. */
   endedAt: string | null;
@@ -131,16 +153,25 @@ export interface GrantState {
  * @example
  * const running = [...fold(events).subscriptions.values()].filter((s) => s.endsAtMs > Date.now());
  */
-export interface SubscriptionState {
+export interface SubscriptionState extends BillingFacts {
   readonly subscriptionId: string;
   readonly planId: string;
-  readonly interval: Interval;
-  readonly price: string | null;
-  readonly rules: readonly PlanGrantRule[];
-  readonly anchorMs: number;
-  readonly activatedAt: string;
-  /** Last cycle whose grants were made (0 = the activation cycle). */
+  /** The plan version whose terms it runs on; a renewal may adopt a newer one. */
+  planVersion: number;
+  interval: Interval;
+  price: Money | null;
+  rules: readonly PlanGrantRule[];
+  gracePeriodDays: number;
+  readonly createdAt: string;
+  /** When its first cycle started, or null while a paid subscription waits for its first payment. */
+  anchorMs: number | null;
+  activatedAt: string | null;
+  /** The payment that started it, for a paid plan. */
+  activatedBy: string | null;
+  /** Last cycle started (0 = the activation cycle). */
   cycle: number;
+  /** Last cycle paid; below `cycle` while a paid renewal waits for its payment (`past_due`). */
+  paidCycle: number;
   /** No renewal at or after this instant; Infinity while the subscription runs on. */
   endsAtMs: number;
 }
@@ -176,6 +207,7 @@ export function initialState(): CustomerState {
     subscriptions: new Map(),
     holds: new Map(),
     carries: new Map(),
+    payments: new Map(),
     version: 0,
     lastAt: '',
     recalled: emptyRecalled(),
@@ -208,6 +240,7 @@ export function cloneState(state: CustomerState): CustomerState {
     // Holds never change in place: a release replaces the entry.
     holds: new Map(state.holds),
     carries: new Map(state.carries),
+    payments: new Map(state.payments),
     version: state.version,
     lastAt: state.lastAt,
     recalled: {
@@ -254,9 +287,9 @@ export function recall(
 /**
  * Shape version of `toSnapshotState`'s output; bump it when the state shape changes. A snapshot is a
  * cache: one of another version is ignored and the stream replayed (the next snapshot replaces it),
- * never migrated. 3: only what is in play, and per-feature carries.
+ * never migrated. 4: only what is in play, per-feature carries, scopes and payments.
  */
-export const STATE_SCHEMA_VERSION = 3;
+export const STATE_SCHEMA_VERSION = 4;
 
 interface SnapshotShape {
   customer: CustomerInfo | null;
@@ -274,6 +307,7 @@ interface SnapshotShape {
     held: string;
   }[];
   subscriptions: (Omit<SubscriptionState, 'endsAtMs'> & { endsAtMs: number | null })[];
+  payments: [string, PaymentRecord][];
   holds: (Omit<HoldState, 'amount' | 'expiresAtMs'> & { amount: string; expiresAtMs: number | null })[];
   carries: [string, string][];
   version: number;
@@ -308,6 +342,7 @@ export function toSnapshotState(state: CustomerState): unknown {
       expiresAtMs: finiteOrNull(h.expiresAtMs),
     })),
     carries: [...state.carries],
+    payments: [...state.payments],
     version: state.version,
     lastAt: state.lastAt,
   };
@@ -348,6 +383,7 @@ export function fromSnapshotState(data: unknown): CustomerState {
     });
   }
   for (const [feature, carry] of shape.carries) state.carries.set(feature, carry);
+  for (const [paymentId, paid] of shape.payments) state.payments.set(paymentId, paid);
   state.version = shape.version;
   state.lastAt = shape.lastAt;
   return state;

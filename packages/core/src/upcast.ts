@@ -21,9 +21,25 @@ const UPCASTERS: Partial<Record<TallyEventType, Record<number, Upcaster>>> = {
       holdId: null,
       metadata: {},
     }),
-    // Rounded on its own: the cost charged is all there was, and nothing carries.
-    2: (data) => ({ ...data, exactCost: data.cost, carry: null }),
+    // Rounded on its own: the cost charged is all there was, and nothing carries; priced by code.
+    2: (data) => ({ ...data, exactCost: data.cost, carry: null, catalogVersion: 0 }),
   },
+  subscription_activated: {
+    // A price label had no currency: ISO 4217's XXX is "no currency". Version 1 of a code catalog.
+    1: (data) => ({
+      ...data,
+      price: data.price === null ? null : { amount: data.price, currency: 'XXX' },
+      grants: (data.grants as Record<string, unknown>[]).map((rule) => ({ ...rule, appliesTo: null })),
+      gracePeriodDays: 0,
+      planVersion: 1,
+      catalogVersion: 0,
+      salesMotion: 'self_serve',
+      collectionMethod: 'charge_automatically',
+    }),
+  },
+  subscription_renewed: { 1: (data) => ({ ...data, terms: null, paid: true }) },
+  credits_granted: { 1: (data) => ({ ...data, appliesTo: null, price: null, paymentId: null }) },
+  grant_voided: { 1: (data) => ({ ...data, refund: null }) },
   usage_reversed: {
     1: (data) => ({ ...data, feature: null, carry: null }),
   },

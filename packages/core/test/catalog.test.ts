@@ -26,9 +26,21 @@ describe('defineCatalog', () => {
     });
     expect(c.plans.get('free')).toEqual({
       id: 'free',
+      version: 1,
+      archived: false,
       price: null,
       interval: 'month',
-      grants: [{ currency: 'credits', amount: '100', priority: 50, expires: 'cycle_end', rollover: null }],
+      gracePeriodDays: 0,
+      grants: [
+        {
+          currency: 'credits',
+          amount: '100',
+          priority: 50,
+          expires: 'cycle_end',
+          rollover: null,
+          appliesTo: null,
+        },
+      ],
     });
   });
 

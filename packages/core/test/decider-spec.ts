@@ -120,6 +120,9 @@ export const granted = (
     cycle: null,
     ruleIndex: null,
     metadata: {},
+    appliesTo: null,
+    price: null,
+    paymentId: null,
     ...fields,
   },
 });

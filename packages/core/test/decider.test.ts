@@ -45,6 +45,7 @@ describe('decide, given events, when a command', () => {
           debt: '0',
           holdId: null,
           metadata: {},
+          catalogVersion: 0,
         },
       });
   });
@@ -75,6 +76,7 @@ describe('decide, given events, when a command', () => {
           debt: '0.00',
           holdId: null,
           metadata: {},
+          catalogVersion: 0,
         },
       });
     given(...history, first!)
@@ -93,6 +95,7 @@ describe('decide, given events, when a command', () => {
           debt: '0.00',
           holdId: null,
           metadata: {},
+          catalogVersion: 0,
         },
       });
   });
@@ -109,8 +112,20 @@ describe('decide, given events, when a command', () => {
             interval: 'month',
             price: null,
             grants: [
-              { currency: 'credits', amount: '100', priority: 50, expires: 'cycle_end', rollover: null },
+              {
+                currency: 'credits',
+                amount: '100',
+                priority: 50,
+                expires: 'cycle_end',
+                rollover: null,
+                appliesTo: null,
+              },
             ],
+            planVersion: 1,
+            catalogVersion: 0,
+            gracePeriodDays: 0,
+            salesMotion: 'self_serve',
+            collectionMethod: 'charge_automatically',
             anchorAt: iso(T0),
           },
         },
@@ -128,6 +143,9 @@ describe('decide, given events, when a command', () => {
             cycle: 0,
             ruleIndex: 0,
             metadata: {},
+            appliesTo: null,
+            price: null,
+            paymentId: null,
           },
         },
       );
@@ -170,7 +188,7 @@ describe('decide, given events, when a command', () => {
   test('voiding a grant that has ended is grant_not_active; one never made is unknown_grant', () => {
     const history = stream(created('cus_1'), granted('g', '10'), {
       type: 'grant_voided',
-      data: { grantId: 'g', currency: 'credits', amount: '10', reason: '' },
+      data: { grantId: 'g', currency: 'credits', amount: '10', reason: '', refund: null },
     });
     given(...history)
       .when({ type: 'voidGrant', customerId: 'cus_1', grantId: 'g' })
@@ -199,6 +217,7 @@ describe('decide, given events, when a command', () => {
             debt: '30',
             holdId: null,
             metadata: {},
+            catalogVersion: 0,
           },
         },
       ),
@@ -219,6 +238,9 @@ describe('decide, given events, when a command', () => {
             cycle: null,
             ruleIndex: null,
             metadata: {},
+            appliesTo: null,
+            price: null,
+            paymentId: null,
           },
         },
         {

@@ -26,6 +26,9 @@ describe('grant: top-ups, promotions, manual adjustments', () => {
       status: 'active',
       subscriptionId: null,
       metadata: { invoice: 'in_1' },
+      appliesTo: null,
+      price: null,
+      paymentId: null,
       account: {
         currency: 'credits',
         balance: '500',
@@ -33,6 +36,7 @@ describe('grant: top-ups, promotions, manual adjustments', () => {
         available: '500',
         creditLimit: '0',
         debt: '0',
+        scoped: [],
       },
     });
     const [line] = await s.ledger.entries({ customerId: 'cus_1', currency: 'credits' });

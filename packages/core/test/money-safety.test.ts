@@ -92,6 +92,12 @@ describe('a typo never passes silently: every method refuses a field it does not
       subscribe: { ...c, planId: 'weekly' },
       cancelSubscription: { ...c, subscriptionId: sub!.subscriptionId },
       changePlan: { ...c, planId: 'weekly' },
+      confirmPayment: {
+        ...c,
+        subscriptionId: sub!.subscriptionId,
+        paymentId: 'p1',
+        amount: { amount: '1.00', currency: 'USD' },
+      },
       grant: { ...c, currency: 'credits', amount: '5' },
       voidGrant: { ...c, grantId },
       trackUsage: { ...c, feature: 'ai-generation', quantity: 1 },

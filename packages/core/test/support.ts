@@ -57,7 +57,6 @@ export const catalog = defineCatalog({
     { id: 'free', interval: 'month', grants: [{ currency: 'credits', amount: '100' }] },
     {
       id: 'pro',
-      price: '20',
       interval: 'month',
       grants: [{ currency: 'credits', amount: '1000', priority: 40, rollover: { max: '300' } }],
     },
@@ -176,6 +175,9 @@ export function grantState(fields: Pick<GrantState, 'grantId'> & Partial<GrantSt
     cycle: null,
     ruleIndex: null,
     metadata: {},
+    appliesTo: null,
+    price: null,
+    paymentId: null,
     status: 'active',
     endedAt: null,
     ...fields,

@@ -40,7 +40,15 @@ describe('reads accept at and answer as of that instant', () => {
       ['usage', '-50', '70', '2025-01-25T00:00:00.000Z'],
     ]);
     expect(await s.ledger.creditAccounts({ customerId: 'cus_1', at: endOfJanuary })).toEqual([
-      { currency: 'credits', balance: '70', held: '0', available: '70', creditLimit: '0', debt: '0' },
+      {
+        currency: 'credits',
+        balance: '70',
+        held: '0',
+        available: '70',
+        creditLimit: '0',
+        debt: '0',
+        scoped: [],
+      },
     ]);
     const grants = await s.ledger.grants({ customerId: 'cus_1', currency: 'credits', at: endOfJanuary });
     expect(grants.map((g) => [g.source, g.remaining, g.status])).toEqual([

@@ -48,6 +48,7 @@ describe('upcast', () => {
         metadata: {},
         exactCost: '10',
         carry: null,
+        catalogVersion: 0,
       },
     });
   });

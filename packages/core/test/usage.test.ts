@@ -27,6 +27,7 @@ describe('trackUsage', () => {
         available: '80',
         creditLimit: '0',
         debt: '0',
+        scoped: [],
       },
       balance: '80',
     });

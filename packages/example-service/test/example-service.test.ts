@@ -161,7 +161,15 @@ describe('the example service, as the README runs it', () => {
       ]);
       expect(accounts).toEqual({
         data: [
-          { currency: 'credits', balance: '90', held: '0', available: '90', creditLimit: '0', debt: '0' },
+          {
+            currency: 'credits',
+            balance: '90',
+            held: '0',
+            available: '90',
+            creditLimit: '0',
+            debt: '0',
+            scoped: [],
+          },
         ],
       });
 

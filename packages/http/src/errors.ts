@@ -72,6 +72,8 @@ const STATUS: Record<HttpErrorCode, number> = {
   // The request conflicts with the current state or with an earlier request.
   customer_exists: 409,
   already_subscribed: 409,
+  plan_archived: 409,
+  payment_not_due: 409,
   grant_not_active: 409,
   subscription_inactive: 409,
   usage_already_reversed: 409,

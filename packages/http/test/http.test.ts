@@ -61,7 +61,15 @@ describe('the quickstart over HTTP', () => {
     const accounts = await server.call('GET', '/v1/credit-accounts?customerId=cus_123');
     expect(accounts.status).toBe(200);
     expect(dataOf<CreditAccount>(accounts.body)).toEqual([
-      { currency: 'credits', balance: '90', held: '0', available: '90', creditLimit: '0', debt: '0' },
+      {
+        currency: 'credits',
+        balance: '90',
+        held: '0',
+        available: '90',
+        creditLimit: '0',
+        debt: '0',
+        scoped: [],
+      },
     ]);
 
     // The same objects as the core API, as JSON.

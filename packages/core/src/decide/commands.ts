@@ -2,7 +2,7 @@ import type { CommandOf } from './command.js';
 import { createCustomer, setCreditLimit } from './customer.js';
 import { grant, voidGrant } from './grant.js';
 import { captureHold, hold, releaseHold } from './hold.js';
-import { cancelSubscription, changePlan, subscribe } from './subscription.js';
+import { cancelSubscription, changePlan, confirmPayment, subscribe } from './subscription.js';
 import { reverseUsage, trackUsage } from './usage.js';
 
 /**
@@ -42,15 +42,25 @@ export const commands = {
    */
   changePlan,
   /**
-   * Adds credit from outside a plan: a top-up, a promotion, a manual grant. Refused with
-   * `unknown_currency`, `invalid_amount` or `invalid_time`.
+   * Records that the host's billing was paid for a paid subscription: the first payment starts it, a
+   * later one pays a `past_due` cycle; either way the cycle's credits are granted. A `paymentId` seen
+   * before is recorded once. Refused with `unknown_subscription`, `payment_not_due`, `invalid_amount`
+   * (not the price).
+   *
+   * @example await ledger.confirmPayment({ customerId: 'cus_123', subscriptionId, paymentId: 'in_42', amount: { amount: '20.00', currency: 'USD' } })
+   */
+  confirmPayment,
+  /**
+   * Adds credit from outside a plan: a top-up, a promotion, a manual grant, or purchased credits
+   * (`source: 'purchase'` with `price` and `paymentId`). `appliesTo` restricts it to some features.
+   * Refused with `unknown_currency`, `unknown_feature`, `invalid_amount` or `invalid_time`.
    *
    * @example await ledger.grant({ customerId: 'cus_123', currency: 'credits', amount: '500', source: 'top_up' })
    */
   grant,
   /**
-   * Takes back what is left of a grant. Refused with `unknown_grant`, or `grant_not_active` if it has
-   * expired or was voided.
+   * Takes back what is left of a grant (`refund: true` records purchased credits' refund). Refused with
+   * `unknown_grant`, or `grant_not_active` if it has expired or was voided.
    *
    * @example await ledger.voidGrant({ customerId: 'cus_123', grantId, reason: 'chargeback' })
    */

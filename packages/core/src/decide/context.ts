@@ -1,4 +1,4 @@
-import type { Catalog, Currency, Feature } from '../catalog.js';
+import type { Catalog, Currency, Feature } from '../catalog/index.js';
 import { TallyError } from '../errors.js';
 import { parseAmount, quote } from '../money.js';
 import type { AccountState, CustomerInfo, CustomerState } from '../state.js';

@@ -95,7 +95,12 @@ export const hold = defineCommand({
     if (expiresAtMs !== null && expiresAtMs <= context.nowMs) {
       throw new TallyError('invalid_time', 'expiresAt must be in the future', { field: 'expiresAt' });
     }
-    const { spendable } = accountFigures(accountIn(recorder.state, currency), context.nowMs);
+    // A hold of a feature may be paid by credit scoped to it; a hold of an amount by unscoped credit.
+    const { spendable } = accountFigures(
+      accountIn(recorder.state, currency),
+      context.nowMs,
+      command.feature ?? null,
+    );
     if (amount > spendable) {
       throw new TallyError(
         'insufficient_credits',
@@ -165,7 +170,7 @@ export const captureHold = defineCommand({
       exactCost = formatAmount(cost, currency.decimals);
     }
     // The deduction may use the held credit itself, so check against spendable plus this hold.
-    const { spendable } = accountFigures(accountIn(recorder.state, currency), context.nowMs);
+    const { spendable } = accountFigures(accountIn(recorder.state, currency), context.nowMs, target.feature);
     if (cost > spendable + target.amount) {
       throw new TallyError(
         'insufficient_credits',

@@ -1,4 +1,4 @@
-import type { Catalog, Currency, Feature } from '../catalog.js';
+import type { Catalog, Currency, Feature } from '../catalog/index.js';
 import { TallyError } from '../errors.js';
 import { chargeMinor } from '../money.js';
 import type { CustomerState } from '../state.js';

@@ -1,4 +1,5 @@
-import { planGrantIds, renew } from '../advance.js';
+import { isPaid } from '../catalog/index.js';
+import { grantCycle, planGrantIds } from '../cycles.js';
 import { TallyError } from '../errors.js';
 import * as field from '../input/fields.js';
 import { formatAmount, quote } from '../money.js';
@@ -12,32 +13,39 @@ import { findGrant } from './grant.js';
 import { settleAll } from './settle.js';
 
 /**
- * What `ledger.subscribe` and `ledger.changePlan` return: the new subscription and the ids of the
- * grants its first cycle made.
+ * What `ledger.subscribe`, `ledger.changePlan` and `ledger.confirmPayment` return: the subscription and
+ * the ids of the grants the call made (none for a paid plan still waiting for its payment).
  *
  * @example
- * const { subscriptionId, grantIds, currentPeriodEnd } = await ledger.subscribe({
- *   customerId: 'cus_123',
- *   planId: 'pro',
- * });
+ * const { subscriptionId, status, grantIds } = await ledger.subscribe({ customerId: 'cus_123', planId: 'pro' });
+ * // a paid plan: status 'incomplete', grantIds [] until confirmPayment
  */
 export interface SubscribeResult extends SubscriptionView {
-  /** Grants made on activation, one per plan grant rule. */
+  /** Grants made by this call, one per plan grant rule of the cycle it started or paid. */
   readonly grantIds: readonly string[];
 }
 
+const billing = {
+  /** How it was sold; default 'self_serve'. */
+  salesMotion: field.oneOf(['self_serve', 'sales_led']).optional(),
+  /** How its invoices are collected; default 'charge_automatically'. */
+  collectionMethod: field.oneOf(['charge_automatically', 'send_invoice']).optional(),
+};
+
 /**
- * Activates a plan now and grants its first cycle's credits. A plan the customer already has running
- * is refused (`already_subscribed`): a retry without an idempotency key must not grant twice. Another
- * plan may run beside it; `cancelSubscription` and `changePlan` then need the `subscriptionId`.
+ * Starts a plan. A free plan (no price, or a price of zero) is active at once and grants its first
+ * cycle's credits; a paid plan is `incomplete` and grants nothing until `confirmPayment`. A plan the
+ * customer already has (running, past due or incomplete) is refused with `already_subscribed`: a
+ * retry without an idempotency key must not grant twice. Another plan may run beside it;
+ * `cancelSubscription` and `changePlan` then need the `subscriptionId`.
  */
 export const subscribe = defineCommand({
-  input: writeInput({ planId: field.id('unknown_plan') }),
+  input: writeInput({ planId: field.id('unknown_plan'), ...billing }),
   decide(recorder, command, context) {
     requireCustomer(recorder.state);
-    return activate(recorder, command.planId, context);
+    return start(recorder, command.planId, command, context);
   },
-  result: (state, activated, context) => subscribeResult(state, activated, context),
+  result: (state, started, context) => subscribeResult(state, started, context),
 });
 
 /**
@@ -67,37 +75,155 @@ export const cancelSubscription = defineCommand({
 
 /**
  * Switches plans now: the old subscription ends and its unused plan credits expire at once (they were
- * bought with the old plan), then the new plan activates with a fresh cycle anchored now.
+ * bought with the old plan), then the new plan starts with a fresh cycle anchored now (or, paid,
+ * waits for its payment).
  */
 export const changePlan = defineCommand({
   input: writeInput({
     planId: field.id('unknown_plan'),
     subscriptionId: field.id().nullish(),
+    ...billing,
   }),
   recall: (command, state) => ({ grants: cycleGrantsOf(state, command.subscriptionId ?? null) }),
   decide(recorder, command, context) {
-    if (!context.catalog.plans.has(command.planId)) {
-      throw new TallyError('unknown_plan', `the catalog has no plan ${quote(command.planId)}`, {
-        field: 'planId',
-      });
-    }
+    planToStart(context, command.planId);
     const sub = activeSubscription(recorder, command.subscriptionId ?? null, context);
     cancel(recorder, sub, 'now', true, context);
-    return activate(recorder, command.planId, context);
+    return start(recorder, command.planId, command, context);
   },
-  result: (state, activated, context) => subscribeResult(state, activated, context),
+  result: (state, started, context) => subscribeResult(state, started, context),
 });
 
-/** A subscription just started, and the grants its first cycle made. */
-export interface Activated {
+/**
+ * Records that the host's billing was paid for a paid subscription: the first payment starts an
+ * `incomplete` one (its first cycle anchored now, its credits granted); a later one pays a renewed
+ * cycle that was `past_due` (its credits granted now, expiring at the cycle's end, unless a grace
+ * period granted them already). `amount` must be the subscription's price. A `paymentId` seen before
+ * is recorded once: the repeat answers as the first did and writes nothing.
+ */
+export const confirmPayment = defineCommand({
+  input: writeInput({
+    subscriptionId: field.id('unknown_subscription'),
+    /** The host's id of the payment (an invoice or payment intent id). */
+    paymentId: field.id(),
+    /** What was paid: the subscription's price. */
+    amount: field.money,
+    /** When the host's billing says it was paid; default now, never in the future. */
+    at: field.time.nullish(),
+  }),
+  decide(recorder, command, context) {
+    const { state } = recorder;
+    requireCustomer(state);
+    const sub = state.subscriptions.get(command.subscriptionId);
+    if (sub === undefined) {
+      throw new TallyError('unknown_subscription', `no subscription ${quote(command.subscriptionId)}`, {
+        field: 'subscriptionId',
+      });
+    }
+    const seen = state.payments.get(command.paymentId);
+    if (seen !== undefined) {
+      if (seen.subscriptionId !== sub.subscriptionId) {
+        throw new TallyError('invalid_input', `payment ${quote(command.paymentId)} paid for something else`, {
+          field: 'paymentId',
+        });
+      }
+      // Seen before: answer as the first time did, recording nothing.
+      return { subscriptionId: sub.subscriptionId, grantIds: [] };
+    }
+    if (sub.endsAtMs <= context.nowMs) {
+      throw new TallyError('subscription_inactive', `subscription ${sub.subscriptionId} has ended`, {
+        field: 'subscriptionId',
+      });
+    }
+    if (sub.price === null || !isPaid(sub)) {
+      throw new TallyError('payment_not_due', `subscription ${sub.subscriptionId} is on a free plan`, {
+        field: 'subscriptionId',
+      });
+    }
+    const starting = sub.anchorMs === null;
+    if (!starting && sub.paidCycle >= sub.cycle) {
+      throw new TallyError('payment_not_due', `subscription ${sub.subscriptionId} owes nothing now`, {
+        field: 'subscriptionId',
+      });
+    }
+    if (command.amount.amount !== sub.price.amount || command.amount.currency !== sub.price.currency) {
+      throw new TallyError(
+        'invalid_amount',
+        `amount must be the price, ${sub.price.amount} ${sub.price.currency}`,
+        { field: 'amount' },
+      );
+    }
+    const paidAtMs = command.at ?? context.nowMs;
+    if (paidAtMs > context.nowMs)
+      throw new TallyError('invalid_time', 'at must not be in the future', { field: 'at' });
+    const cycle = starting ? 0 : sub.cycle;
+    recorder.record({
+      type: 'payment_confirmed',
+      data: {
+        subscriptionId: sub.subscriptionId,
+        paymentId: command.paymentId,
+        amount: command.amount,
+        cycle,
+        paidAt: iso(paidAtMs),
+      },
+    });
+    const grantIds = paidCycleGrants(recorder, sub, cycle, context);
+    settleAll(recorder, context);
+    return { subscriptionId: sub.subscriptionId, grantIds };
+  },
+  result: (state, paid, context) => subscribeResult(state, paid, context),
+});
+
+/**
+ * The grants a payment makes: a new subscription's first cycle; a renewed cycle's, unless its grace
+ * period granted them up front and they still stand (after an unpaid grace end, afresh, under ids of
+ * their own).
+ */
+function paidCycleGrants(recorder: Recorder, sub: SubscriptionState, cycle: number, context: DecideContext) {
+  const nothing = new Map<number, bigint>();
+  if (cycle === 0 || sub.gracePeriodDays === 0) {
+    return grantCycle(recorder, sub, cycle, context.now, { plan: true, carries: nothing });
+  }
+  const upFront = planGrantIds(sub, cycle).slice(0, sub.rules.length);
+  const standing = upFront.some((id) => findGrant(recorder.state, id)?.status === 'active');
+  return standing
+    ? []
+    : grantCycle(recorder, sub, cycle, context.now, { plan: true, carries: nothing, late: true });
+}
+
+/** A subscription just started or paid, and the grants that made. */
+export interface Started {
   readonly subscriptionId: string;
   readonly grantIds: readonly string[];
 }
 
-function activate(recorder: Recorder, planId: string, context: DecideContext): Activated {
+/** The plan a subscription may start on now: in the catalog, not archived. */
+function planToStart(context: DecideContext, planId: string) {
   const plan = context.catalog.plans.get(planId);
   if (plan === undefined)
     throw new TallyError('unknown_plan', `the catalog has no plan ${quote(planId)}`, { field: 'planId' });
+  if (plan.archived) {
+    throw new TallyError(
+      'plan_archived',
+      `plan ${quote(planId)} is archived: it takes no new subscriptions`,
+      {
+        field: 'planId',
+      },
+    );
+  }
+  return plan;
+}
+
+function start(
+  recorder: Recorder,
+  planId: string,
+  facts: {
+    salesMotion?: 'self_serve' | 'sales_led' | undefined;
+    collectionMethod?: 'charge_automatically' | 'send_invoice' | undefined;
+  },
+  context: DecideContext,
+): Started {
+  const plan = planToStart(context, planId);
   for (const sub of recorder.state.subscriptions.values()) {
     if (sub.planId === plan.id && sub.endsAtMs > context.nowMs) {
       throw new TallyError(
@@ -108,29 +234,36 @@ function activate(recorder: Recorder, planId: string, context: DecideContext): A
     }
   }
   const subscriptionId = context.newId('sub');
-  recorder.record({
-    type: 'subscription_activated',
-    data: {
-      subscriptionId,
-      planId: plan.id,
-      interval: plan.interval,
-      price: plan.price,
-      grants: plan.grants,
-      anchorAt: context.now,
-    },
-  });
-  const before = recorder.events.length;
-  renew(recorder, recorder.state.subscriptions.get(subscriptionId)!, 0, new Map(), context.now);
-  const grantIds = recorder.events
-    .slice(before)
-    .flatMap((e) => (e.type === 'credits_granted' ? [e.data.grantId] : []));
+  const data = {
+    subscriptionId,
+    planId: plan.id,
+    planVersion: plan.version,
+    catalogVersion: context.catalog.version,
+    interval: plan.interval,
+    price: plan.price,
+    grants: plan.grants,
+    gracePeriodDays: plan.gracePeriodDays,
+    salesMotion: facts.salesMotion ?? 'self_serve',
+    collectionMethod: facts.collectionMethod ?? 'charge_automatically',
+  } as const;
+  if (isPaid(plan)) {
+    recorder.record({ type: 'subscription_created', data });
+    return { subscriptionId, grantIds: [] };
+  }
+  recorder.record({ type: 'subscription_activated', data: { ...data, anchorAt: context.now } });
+  const sub = recorder.state.subscriptions.get(subscriptionId)!;
+  const grantIds = grantCycle(recorder, sub, 0, context.now, { plan: true, carries: new Map() });
   settleAll(recorder, context);
   return { subscriptionId, grantIds };
 }
 
-const subscribeResult = (state: CustomerState, activated: Activated, context: DecideContext) => ({
-  ...subscriptionView(state.subscriptions.get(activated.subscriptionId)!, context.nowMs),
-  grantIds: activated.grantIds,
+const subscribeResult = (
+  state: CustomerState,
+  started: Started,
+  context: DecideContext,
+): SubscribeResult => ({
+  ...subscriptionView(state.subscriptions.get(started.subscriptionId)!, context.nowMs),
+  grantIds: started.grantIds,
 });
 
 function cancel(
@@ -140,12 +273,15 @@ function cancel(
   expireCredits: boolean,
   context: DecideContext,
 ): void {
-  const endsAtMs = at === 'now' ? context.nowMs : cycleStart(sub.anchorMs, sub.interval, sub.cycle + 1);
+  const endsAtMs =
+    at === 'now' || sub.anchorMs === null
+      ? context.nowMs
+      : cycleStart(sub.anchorMs, sub.interval, sub.cycle + 1);
   recorder.record({
     type: 'subscription_canceled',
     data: { subscriptionId: sub.subscriptionId, endsAt: iso(endsAtMs) },
   });
-  if (expireCredits) expireCycleCredits(recorder, sub, context);
+  if (expireCredits && sub.anchorMs !== null) expireCycleCredits(recorder, sub, context);
 }
 
 function activeSubscription(

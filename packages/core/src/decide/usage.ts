@@ -1,4 +1,4 @@
-import type { Currency } from '../catalog.js';
+import type { Currency } from '../catalog/index.js';
 import { allocate, spendableGrants } from '../consumption-order.js';
 import { TallyError } from '../errors.js';
 import type { Allocation, CreditsDeducted } from '../events.js';
@@ -74,7 +74,8 @@ export function deduct(
   origin: Pick<Deduction, 'feature' | 'quantity' | 'exactCost' | 'carry' | 'holdId' | 'metadata'>,
 ): Deduction {
   const account = accountIn(recorder.state, currency);
-  const { spendable } = accountFigures(account, context.nowMs);
+  // Scoped credit pays only its features; a direct amount (no feature) only unscoped credit.
+  const { spendable } = accountFigures(account, context.nowMs, origin.feature);
   const d = currency.decimals;
   if (cost > spendable) {
     throw new TallyError(
@@ -89,7 +90,7 @@ export function deduct(
       },
     );
   }
-  const { allocations, shortfall } = allocate(spendableGrants(account, context.nowMs), cost);
+  const { allocations, shortfall } = allocate(spendableGrants(account, context.nowMs, origin.feature), cost);
   return recorder.record({
     type: 'credits_deducted',
     data: {
@@ -104,6 +105,7 @@ export function deduct(
       debt: formatAmount(shortfall, d),
       holdId: origin.holdId,
       metadata: origin.metadata,
+      catalogVersion: context.catalog.version,
     },
   }).data;
 }
@@ -224,6 +226,9 @@ export const reverseUsage = defineCommand({
           cycle: null,
           ruleIndex: null,
           metadata: { usageId: usage.usageId },
+          appliesTo: null,
+          price: null,
+          paymentId: null,
         },
       });
     }

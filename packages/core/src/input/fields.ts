@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { MAX_PRIORITY } from '../catalog.js';
 import type { TallyErrorCode } from '../errors.js';
 import { quote } from '../money.js';
 import { calendarProblem, timeProblem, toMs } from '../time.js';
@@ -26,7 +25,7 @@ function described<S extends z.ZodType>(json: Record<string, unknown>, schema: S
 }
 
 /** Registers how `schema` is refused, and returns it. */
-function refused<S extends z.ZodType>(schema: S, refusal: FieldRefusal): S {
+export function registerRefusal<S extends z.ZodType>(schema: S, refusal: FieldRefusal): S {
   refusals.set(schema, refusal);
   return schema;
 }
@@ -52,6 +51,10 @@ export interface CustomRefusal {
   readonly tallyCode: TallyErrorCode;
   readonly field?: string;
 }
+
+/** Lower is spent first; the default, and the largest allowed. */
+export const DEFAULT_PRIORITY = 50;
+export const MAX_PRIORITY = 1_000_000;
 
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:@-]*$/;
 const MAX_ID_LENGTH = 128;
@@ -85,14 +88,14 @@ const characters = (value: string): number => {
  * `unknown_plan` like a missing one).
  */
 export const id = (code: TallyErrorCode = 'invalid_id') =>
-  refused(z.string().min(1).max(MAX_ID_LENGTH).regex(ID_PATTERN), {
+  registerRefusal(z.string().min(1).max(MAX_ID_LENGTH).regex(ID_PATTERN), {
     code,
     message: (field, value) =>
       `${field} must be 1-${MAX_ID_LENGTH} characters of letters, digits and _ . : @ -, starting with a letter or digit; got ${quote(value)}`,
   });
 
 /** A write's idempotency key: any storable text of 1-255 characters. */
-export const idempotencyKey = refused(
+export const idempotencyKey = registerRefusal(
   z
     .string()
     .refine((value) => value.length > 0 && characters(value) <= MAX_KEY_LENGTH && storable(value))
@@ -105,7 +108,7 @@ export const idempotencyKey = refused(
 );
 
 /** Units used: a positive finite number, fractions allowed. */
-export const quantity = refused(z.number().positive().max(MAX_QUANTITY), {
+export const quantity = registerRefusal(z.number().positive().max(MAX_QUANTITY), {
   code: 'invalid_quantity',
   message: (field, value) => `${field} must be a finite number above 0 and at most 1e15, got ${quote(value)}`,
 });
@@ -114,7 +117,7 @@ export const quantity = refused(z.number().positive().max(MAX_QUANTITY), {
  * A decimal string such as "10.50". Only the shape is checked here: the places a currency allows are
  * checked where the currency is known.
  */
-export const amount = refused(
+export const amount = registerRefusal(
   z
     .string()
     .max(60)
@@ -126,7 +129,7 @@ export const amount = refused(
 );
 
 /** An amount above zero: a grant or a hold of nothing is a mistake. */
-export const positiveAmount = refused(
+export const positiveAmount = registerRefusal(
   amount.refine((text) => !/^0+(\.0+)?$/.test(text), {
     params: { tallyCode: 'invalid_amount' } satisfies CustomRefusal,
     error: 'must be greater than zero',
@@ -140,7 +143,7 @@ export const positiveAmount = refused(
  */
 export const time = described(
   { type: 'string', format: 'date-time', description: 'ISO-8601 with an offset, e.g. 2025-01-31T10:00:00Z' },
-  refused(
+  registerRefusal(
     z
       .union([z.string(), z.date()])
       .superRefine((value, ctx) => {
@@ -159,7 +162,7 @@ export const time = described(
 );
 
 /** Free text (a reason, an external id): stored verbatim, at most 1,000 characters. */
-export const text = refused(
+export const text = registerRefusal(
   z.string().refine((value) => characters(value) <= MAX_TEXT_LENGTH && storable(value)),
   {
     code: 'invalid_input',
@@ -169,19 +172,19 @@ export const text = refused(
 );
 
 /** Lower is spent first. */
-export const priority = refused(z.number().int().min(0).max(MAX_PRIORITY), {
+export const priority = registerRefusal(z.number().int().min(0).max(MAX_PRIORITY), {
   code: 'invalid_input',
   message: (field, value) => `${field} must be an integer from 0 to ${MAX_PRIORITY}, got ${quote(value)}`,
 });
 
-export const flag = refused(z.boolean(), {
+export const flag = registerRefusal(z.boolean(), {
   code: 'invalid_input',
   message: (field) => `${field} must be true or false`,
 });
 
 /** One of a few words. */
 export const oneOf = <const T extends readonly [string, ...string[]]>(values: T) =>
-  refused(z.enum(values), {
+  registerRefusal(z.enum(values), {
     code: 'invalid_input',
     message: (field, value) => `${field} must be one of ${values.join(', ')}, got ${quote(value)}`,
   });
@@ -190,13 +193,13 @@ export const oneOf = <const T extends readonly [string, ...string[]]>(values: T)
  * String-to-string metadata, stored as given. A key that could reach a prototype (`__proto__`) is
  * refused, not dropped, and the value is copied onto a fresh object by the input layer.
  */
-const metadataValue = refused(z.string(), {
+const metadataValue = registerRefusal(z.string(), {
   code: 'invalid_input',
   message: (field) =>
     `${field} must be a string of at most ${MAX_METADATA_VALUE_LENGTH} characters, without NUL or unpaired surrogates`,
 });
 
-export const metadata = refused(
+export const metadata = registerRefusal(
   z
     .record(z.string(), metadataValue)
     .superRefine((value, ctx) => {
@@ -242,6 +245,32 @@ export const metadata = refused(
     message: (field) => `${field} must be a plain object of strings`,
   },
 );
+
+/**
+ * Money, not credits: `{ amount: '20.00', currency: 'USD' }`, an ISO 4217 code and at most 4 places.
+ * `code` is what its refusals carry (`invalid_amount` in a write, `invalid_catalog` in a plan).
+ */
+export const moneyOf = (code: TallyErrorCode) =>
+  registerRefusal(
+    z.strictObject({
+      amount: registerRefusal(
+        z.string().refine((value) => /^(0|[1-9]\d{0,14})(\.\d{1,4})?$/.test(value)),
+        {
+          code,
+          message: (field, value) =>
+            `${field} must be a decimal string of at most 4 places such as "20.00", got ${quote(value)}`,
+        },
+      ),
+      currency: registerRefusal(z.string().regex(/^[A-Z]{3}$/), {
+        code,
+        message: (field, value) => `${field} must be an ISO 4217 code such as "USD", got ${quote(value)}`,
+      }),
+    }),
+    { code, message: (field) => `${field} must be { amount, currency }` },
+  );
+
+/** What a purchase cost, in a write. */
+export const money = moneyOf('invalid_amount');
 
 /** `customerId`, the one field every ledger call has. */
 export const customerId = id();

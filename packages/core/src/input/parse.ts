@@ -16,18 +16,44 @@ import { type CustomRefusal, isForbiddenKey, refusalOf } from './fields.js';
  * @example
  * const { customerId, feature, quantity } = parseInput(commands.trackUsage.input, JSON.parse(body));
  */
-export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+export function parseInput<S extends z.ZodType>(
+  schema: S,
+  input: unknown,
+  options: ParseOptions = {},
+): z.output<S> {
+  const code = options.code;
+  const root = options.field ?? options.root ?? 'input';
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-    throw new TallyError('invalid_input', 'input must be an object', { field: 'input' });
+    throw new TallyError(code ?? 'invalid_input', `${root} must be an object`, { field: root });
   }
   const own = ownFields(input as Record<string, unknown>);
   const result = schema.safeParse(own);
-  if (!result.success) throw refusal(schema, result.error.issues);
-  const forbidden = forbiddenKeyIn(own);
+  if (!result.success) throw refusal(schema, result.error.issues, options);
+  const forbidden = forbiddenKeyIn(own, options.field ?? '');
   if (forbidden !== null) {
-    throw new TallyError('invalid_input', `${forbidden} is not an allowed key`, { field: forbidden });
+    throw new TallyError(code ?? 'invalid_input', `${forbidden} is not an allowed key`, { field: forbidden });
   }
   return result.data;
+}
+
+/** How `parseInput` names what it refuses. */
+export interface ParseOptions {
+  /** The code of every refusal, whatever the field's own (catalog definitions are `invalid_catalog`). */
+  readonly code?: TallyErrorCode;
+  /** Where the input sits in a larger one (`plans[2]`): the prefix of every field named. */
+  readonly field?: string;
+  /** What the input is called when it is not an object at all; default 'input'. */
+  readonly root?: string;
+}
+
+/** A field path as it is written: `plans[0].grants[1].amount`. */
+function pathOf(prefix: string, path: readonly PropertyKey[]): string {
+  let out = prefix;
+  for (const step of path) {
+    if (typeof step === 'number') out += `[${step}]`;
+    else out += out === '' ? String(step) : `.${String(step)}`;
+  }
+  return out;
 }
 
 /** The object's own enumerable fields on a null prototype. */
@@ -38,7 +64,7 @@ function ownFields(value: Record<string, unknown>): Record<string, unknown> {
 }
 
 /** The path of the first nested key named like a prototype member, if any (inputs are small and shallow). */
-function forbiddenKeyIn(value: unknown, path = ''): string | null {
+function forbiddenKeyIn(value: unknown, path: string): string | null {
   if (typeof value !== 'object' || value === null || value instanceof Date) return null;
   for (const key of Object.keys(value)) {
     const at = path === '' ? key : `${path}.${key}`;
@@ -56,23 +82,24 @@ type Issue = z.core.$ZodIssue;
  * A field's refusal has the code and message registered with its schema (`refusalOf`), whichever check
  * failed; a check's own refusal (`CustomRefusal`) keeps its code and message.
  */
-function refusal(schema: z.ZodType, issues: readonly Issue[]): TallyError {
+function refusal(schema: z.ZodType, issues: readonly Issue[], options: ParseOptions): TallyError {
   const issue = issues.find((i) => i.code !== 'unrecognized_keys') ?? issues[0]!;
+  const prefix = options.field ?? '';
   if (issue.code === 'unrecognized_keys') {
-    const field = [...issue.path.map(String), issue.keys[0]!].join('.');
-    return new TallyError('invalid_input', `unknown field ${JSON.stringify(field)}`, { field });
+    const field = pathOf(prefix, [...issue.path, issue.keys[0]!]);
+    return new TallyError(options.code ?? 'invalid_input', `unknown field ${JSON.stringify(field)}`, {
+      field,
+    });
   }
-  const path = issue.path.map(String);
-  const field = path.length === 0 ? 'input' : path.join('.');
+  const field = issue.path.length === 0 && prefix === '' ? 'input' : pathOf(prefix, issue.path);
   const custom = issue.code === 'custom' ? (issue.params as CustomRefusal | undefined) : undefined;
   if (custom?.tallyCode !== undefined) {
-    return new TallyError(custom.tallyCode, `${field} ${issue.message}`, { field });
+    return new TallyError(options.code ?? custom.tallyCode, `${field} ${issue.message}`, { field });
   }
   const leaf = leafAt(schema, issue.path);
   const registered = leaf === undefined ? undefined : refusalOf(leaf);
-  const code: TallyErrorCode = registered?.code ?? 'invalid_input';
-  const value = issue.input;
-  const message = registered?.message(field, value) ?? `${field}: ${issue.message}`;
+  const code: TallyErrorCode = options.code ?? registered?.code ?? 'invalid_input';
+  const message = registered?.message(field, issue.input) ?? `${field}: ${issue.message}`;
   return new TallyError(code, message, { field });
 }
 

@@ -1,5 +1,5 @@
 import { freeze } from 'immer';
-import type { Catalog } from '../catalog.js';
+import type { Catalog } from '../catalog/index.js';
 import type { InputOf, ResultOf } from '../decide/command.js';
 import type { Command, CommandName, Commands } from '../decide/commands.js';
 import { commands } from '../decide/commands.js';
@@ -241,7 +241,9 @@ export function createLedger(options: LedgerOptions): Ledger {
       const price = priceUsage(state, catalog, parsed.feature, parsed.quantity);
       const account = state.accounts.get(price.currency.code);
       const { balance, spendable } =
-        account === undefined ? { balance: 0n, spendable: 0n } : accountFigures(account, atMs);
+        account === undefined
+          ? { balance: 0n, spendable: 0n }
+          : accountFigures(account, atMs, price.feature.key);
       const held = account?.held ?? 0n;
       const d = price.currency.decimals;
       return freeze(

@@ -1,5 +1,5 @@
 import { advance } from '../advance.js';
-import type { Catalog } from '../catalog.js';
+import type { Catalog } from '../catalog/index.js';
 import type { Command } from '../decide/commands.js';
 import type { IdKind } from '../decide/context.js';
 import { decideOn, definitionOf } from '../decide/index.js';
