@@ -82,7 +82,8 @@ export async function derivationGroup(): Promise<GroupResult> {
       'event mix': Object.entries(counts)
         .map(([type, count]) => `${type} ${count}`)
         .join(', '),
-      'grants in the folded state': state.grants.size,
+      // A whole fold holds the grants in play and, recalled, every one that finished.
+      'grants in the folded state': state.grants.size + state.recalled.grants.size,
       'grants still holding credit': heap.holding,
       'grants left in the live lists': [...state.accounts.values()].reduce((n, a) => n + a.live.length, 0),
       'heap per grant in the state (bytes)': Math.round(heap.bytesPerGrant),
@@ -202,5 +203,6 @@ function heapPerGrant(events: readonly RecordedEvent[]): {
   const after = process.memoryUsage().heapUsed;
   let holding = 0;
   for (const grant of state.grants.values()) if (grant.status === 'active' && grant.remaining > 0n) holding++;
-  return { bytesPerGrant: (after - before) / state.grants.size, stateBytes: after - before, holding };
+  const grants = state.grants.size + state.recalled.grants.size;
+  return { bytesPerGrant: (after - before) / grants, stateBytes: after - before, holding };
 }
