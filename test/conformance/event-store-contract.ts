@@ -31,6 +31,30 @@ export function describeEventStoreContract(target: StoreTarget): void {
       opened = undefined;
     });
 
+    it('appends with a guard only while the guard stream is at the version given, else writes nothing', async () => {
+      await store.append('catalog-g', [event('c1')], { expectedVersion: 0, guarding: true });
+      await store.append('s-g', [event('a')], {
+        expectedVersion: 0,
+        guard: { streamId: 'catalog-g', version: 1 },
+      });
+      await store.append('catalog-g', [event('c2')], { expectedVersion: 1, guarding: true });
+      const refused = await store
+        .append('s-g', [event('b')], { expectedVersion: 1, guard: { streamId: 'catalog-g', version: 1 } })
+        .catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(ConcurrencyConflictError);
+      expect(await store.readStream('s-g')).toHaveLength(1);
+      // A guard on a stream that does not exist yet holds at version 0.
+      await store.append('s-h', [event('x')], {
+        expectedVersion: 0,
+        guard: { streamId: 'none-yet', version: 0 },
+      });
+      await store.append('s-g', [event('b')], {
+        expectedVersion: 1,
+        guard: { streamId: 'catalog-g', version: 2 },
+      });
+      expect((await store.readStream('s-g')).map((e) => e.id)).toEqual(['a', 'b']);
+    });
+
     it('appends to a new stream and reads it back in order', async () => {
       const events = [event('a'), event('b'), event('c')];
       const result = await store.append('s-1', events, { expectedVersion: 0 });

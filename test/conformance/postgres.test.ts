@@ -94,3 +94,47 @@ async function waitFor(condition: () => Promise<boolean>): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
+
+// Needs a second connection that sits between a guard's check and its commit: a server only.
+describe('postgres: an append to a guard stream and an append guarded on it', () => {
+  itOnPostgresServer(
+    choice,
+    'never overlap: the guarding append waits for the guarded one to commit',
+    async (url) => {
+      const schema = (await postgresDatabase()).freshSchema();
+      const pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 5_000 });
+      const store = postgresStore({ pool }, { schema });
+      const held = await pool.connect();
+      try {
+        await store.append('catalog', [event('c1')], { expectedVersion: 0, guarding: true });
+        // A guarded append caught between its check and its commit: the check's shared lock is held.
+        await held.query('BEGIN');
+        const [row] = (await held.query(`SELECT ${schema}.guard_version('catalog') AS v`)).rows;
+        expect(Number(row.v)).toBe(1);
+        let changed = false;
+        const change = store
+          .append('catalog', [event('c2')], { expectedVersion: 1, guarding: true })
+          .then(() => {
+            changed = true;
+          });
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        expect(changed, 'the catalog change committed while a guarded append was in flight').toBe(false);
+        await held.query('COMMIT');
+        await change;
+        expect(changed).toBe(true);
+        // A guarded append that comes after sees the change, and is refused.
+        await expect(
+          store.append('customer-1', [event('u')], {
+            expectedVersion: 0,
+            guard: { streamId: 'catalog', version: 1 },
+          }),
+        ).rejects.toMatchObject({ name: 'ConcurrencyConflictError' });
+      } finally {
+        held.release();
+        await store.close();
+        await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+        await pool.end();
+      }
+    },
+  );
+});

@@ -379,7 +379,12 @@ export async function runSequence(
   const probes: { customerId: string; atMs: number }[] = [];
   const accepted: { call: () => Promise<unknown>; result: unknown; where: string }[] = [];
   const cold = () =>
-    createLedger({ catalog: ledger.catalog, store, clock: () => new Date(clock.ms), ...options.coldOptions });
+    createLedger({
+      catalog: sequenceCatalog,
+      store,
+      clock: () => new Date(clock.ms),
+      ...options.coldOptions,
+    });
 
   for (const [index, s] of steps.entries()) {
     const where = `step ${index} ${json(s)}`;

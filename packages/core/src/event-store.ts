@@ -69,6 +69,18 @@ export interface StoredEvent extends NewEvent {
 export interface AppendOptions {
   /** The stream's current version as the writer saw it; 0 for a new stream. */
   readonly expectedVersion: number;
+  /**
+   * Another stream the decision read (the stored catalog a usage was priced by): the append commits
+   * only if that stream is still at this version when it commits, else `ConcurrencyConflictError`
+   * (naming the guard stream) and nothing is written.
+   */
+  readonly guard?: { readonly streamId: string; readonly version: number };
+  /**
+   * This stream guards others' appends: an append to it must not commit while an append guarded on
+   * it is between its check and its commit (a store that takes one writer at a time has nothing to
+   * do; a concurrent one serializes the two, e.g. with a lock).
+   */
+  readonly guarding?: boolean;
 }
 
 /**

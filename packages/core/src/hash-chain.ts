@@ -33,18 +33,23 @@ export function chainHash(previousHash: string, event: NewEvent): string {
 
 /**
  * Decided events as a store keeps them, chained on from `previousHash`: each at its type's current
- * schema version, with `metadata` plus its hash. Returns them and the hash of the last.
+ * schema version (a customer event's by default; the catalog passes its own table), with `metadata`
+ * plus its hash. Returns them and the hash of the last.
  */
-export function signEvents(
+export function signEvents<
+  E extends { readonly type: string; readonly id: string; readonly at: string; readonly data: unknown },
+>(
   previousHash: string,
-  written: readonly { readonly event: RecordedEvent; readonly metadata: EventMetadata }[],
+  written: readonly { readonly event: E; readonly metadata: EventMetadata }[],
+  schemaVersionOf: (type: E['type']) => number = (type) =>
+    CURRENT_SCHEMA_VERSIONS[type as RecordedEvent['type']],
 ): { events: NewEvent[]; hash: string } {
   let hash = previousHash;
   const events = written.map(({ event, metadata }): NewEvent => {
     const unsigned: NewEvent = {
       id: event.id,
       type: event.type,
-      schemaVersion: CURRENT_SCHEMA_VERSIONS[event.type],
+      schemaVersion: schemaVersionOf(event.type),
       at: event.at,
       // Event data is plain JSON; its declared types just say more about which keys it has.
       data: event.data as unknown as NewEvent['data'],

@@ -1,11 +1,15 @@
-import { type Catalog, isTallyError, type Ledger } from '@tally/core';
+import { isTallyError, type Ledger } from '@tally/core';
 import { type Context, Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { z } from 'zod';
 import { bearerAuth } from './auth.js';
 import { type ErrorBody, type HttpErrorCode, statusOf } from './errors.js';
 import { HttpError } from './http-error.js';
 import { readBody, readQuery } from './request.js';
 import { call, routes } from './routes.js';
+
+/** A catalog read's query: the instant to read it as of. */
+const atQuery = z.strictObject({ at: z.string().optional() });
 
 /**
  * Options of {@link createHttpHandler}.
@@ -108,6 +112,16 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
   for (const route of routes) {
     app.on(route.method.toUpperCase(), route.path, async (c) => {
       const params = c.req.param() as Record<string, string>;
+      if (route.kind === 'catalog-read') {
+        const { at } = readQuery(c.req.url, atQuery);
+        const catalog = await ledger.catalog(at === undefined ? {} : { at });
+        return c.json(route.pick === null ? catalog : { data: catalog[route.pick] });
+      }
+      if (route.kind === 'catalog-change') {
+        readQuery(c.req.url, null);
+        const fields = await readBody(c.req.raw, maxBodyBytes, Object.keys(params));
+        return c.json((await call(ledger, route.call, { ...fields, ...params })) as object, route.status);
+      }
       if (route.kind === 'write') {
         readQuery(c.req.url, null);
         const fields = await readBody(c.req.raw, maxBodyBytes, ['idempotencyKey', ...Object.keys(params)]);
@@ -123,20 +137,5 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
     });
   }
 
-  // The catalog is configuration (passed to createLedger), so it is read-only here.
-  app.get('/v1/catalog', (c) => {
-    readQuery(c.req.url, null);
-    return c.json(catalogJson(ledger.catalog));
-  });
-
   return async (request) => app.fetch(request);
-}
-
-/** The catalog's maps as JSON arrays. */
-function catalogJson(catalog: Catalog) {
-  return {
-    currencies: [...catalog.currencies.values()],
-    features: [...catalog.features.values()],
-    plans: [...catalog.plans.values()],
-  };
 }

@@ -18,6 +18,21 @@ export type Route =
       readonly status: 200 | 201;
     }
   | {
+      /** A change of the catalog: its body is the change's input, without what the path gives. */
+      readonly kind: 'catalog-change';
+      readonly method: 'post' | 'patch' | 'put';
+      readonly path: string;
+      readonly call: CatalogChangeName;
+      readonly status: 200 | 201;
+    }
+  | {
+      /** The catalog as of `?at=`, or one list of it. */
+      readonly kind: 'catalog-read';
+      readonly method: 'get';
+      readonly path: string;
+      readonly pick: 'currencies' | 'features' | 'plans' | null;
+    }
+  | {
       readonly kind: 'read';
       readonly method: 'get' | 'post';
       readonly path: string;
@@ -27,6 +42,16 @@ export type Route =
       /** A list answers as `{ data: [...] }`. */
       readonly list: boolean;
     };
+
+/** The ledger's catalog changes the API serves. */
+export type CatalogChangeName =
+  | 'defineCurrency'
+  | 'defineFeature'
+  | 'updateFeature'
+  | 'definePlan'
+  | 'publishPlanVersion'
+  | 'archivePlan'
+  | 'syncCatalog';
 
 /** The ledger's read methods the API serves. */
 export type ReadName =
@@ -64,6 +89,19 @@ const one = (path: string, call: ReadName): Route => ({
   list: false,
 });
 
+const catalogChange = (
+  method: 'post' | 'patch' | 'put',
+  path: string,
+  call: CatalogChangeName,
+  status: 200 | 201 = 200,
+): Route => ({ kind: 'catalog-change', method, path, call, status });
+const catalogRead = (path: string, pick: 'currencies' | 'features' | 'plans' | null): Route => ({
+  kind: 'catalog-read',
+  method: 'get',
+  path,
+  pick,
+});
+
 export const routes: readonly Route[] = [
   write('/v1/customers', 'createCustomer', 201),
   one('/v1/customers/:customerId', 'customer'),
@@ -71,6 +109,7 @@ export const routes: readonly Route[] = [
   write('/v1/subscriptions', 'subscribe', 201),
   write('/v1/subscriptions/cancel', 'cancelSubscription'),
   write('/v1/subscriptions/change-plan', 'changePlan'),
+  write('/v1/subscriptions/:subscriptionId/confirm-payment', 'confirmPayment'),
   list('/v1/subscriptions', 'subscriptions', readInput),
   write('/v1/usage', 'trackUsage', 201),
   write('/v1/usage/:usageId/reverse', 'reverseUsage'),
@@ -86,10 +125,26 @@ export const routes: readonly Route[] = [
   write('/v1/credit-limits', 'setCreditLimit'),
   list('/v1/credit-accounts', 'creditAccounts', readInput),
   list('/v1/ledger', 'entries', currencyReadInput),
+  // The catalog, built and changed over the API when the ledger keeps it in the store.
+  catalogRead('/v1/catalog', null),
+  catalogChange('put', '/v1/catalog', 'syncCatalog'),
+  catalogChange('post', '/v1/credit-currencies', 'defineCurrency', 201),
+  catalogRead('/v1/credit-currencies', 'currencies'),
+  catalogChange('post', '/v1/features', 'defineFeature', 201),
+  catalogChange('patch', '/v1/features/:key', 'updateFeature'),
+  catalogRead('/v1/features', 'features'),
+  catalogChange('post', '/v1/plans', 'definePlan', 201),
+  catalogChange('post', '/v1/plans/:planId/versions', 'publishPlanVersion', 201),
+  catalogChange('post', '/v1/plans/:planId/archive', 'archivePlan'),
+  catalogRead('/v1/plans', 'plans'),
 ];
 
 /** Calls a ledger method by name with input the ledger validates. */
-export function call(ledger: Ledger, name: CommandName | ReadName, input: unknown): Promise<unknown> {
+export function call(
+  ledger: Ledger,
+  name: CommandName | ReadName | CatalogChangeName,
+  input: unknown,
+): Promise<unknown> {
   const method = ledger[name] as (input: unknown) => Promise<unknown>;
   return method.call(ledger, input);
 }

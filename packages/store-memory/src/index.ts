@@ -35,6 +35,12 @@ export function memoryStore(): EventStore {
       if (stream.length !== options.expectedVersion) {
         throw new ConcurrencyConflictError(streamId, options.expectedVersion, stream.length);
       }
+      if (options.guard !== undefined) {
+        const guarded = streams.get(options.guard.streamId)?.length ?? 0;
+        if (guarded !== options.guard.version) {
+          throw new ConcurrencyConflictError(options.guard.streamId, options.guard.version, guarded);
+        }
+      }
       const streamKeys = keys.get(streamId) ?? new Map<string, StoredEvent>();
       for (const event of events) {
         const key = event.metadata.idempotencyKey;

@@ -105,10 +105,16 @@ export function postgresStore(
         );
       }
       await ensureSchema();
-      const { expectedVersion } = appendOptions;
+      const { expectedVersion, guard } = appendOptions;
       let rows: { position: string }[];
       try {
-        rows = await db.query(sql.append, [streamId, expectedVersion, ...toColumns(events)]);
+        const columns = [streamId, expectedVersion, ...toColumns(events)];
+        rows =
+          guard !== undefined
+            ? await db.query(sql.appendGuarded, [...columns, guard.streamId, guard.version])
+            : appendOptions.guarding === true
+              ? await db.query(sql.appendGuarding, columns)
+              : await db.query(sql.append, columns);
       } catch (error) {
         throw await explainUniqueViolation(error, streamId, events, expectedVersion, async (keys) => {
           const [row] = await db.query<{ key: string }>(sql.takenKey, [streamId, keys]);
@@ -195,6 +201,42 @@ function statements(s: string) {
         FROM unnest($3::text[], $4::text[], $5::integer[], $6::text[], $7::text[], $8::text[], $9::text[])
              WITH ORDINALITY AS e (id, type, schema_version, at, data, metadata, idempotency_key, ord)
        WHERE (SELECT coalesce(max(version), 0) FROM ${s}.events WHERE stream_id = $1::text) = $2::bigint
+      RETURNING position::text AS position`,
+    ),
+    /**
+     * An append that holds only while another stream (the catalog it was priced by) is at a version.
+     * `guard_version` takes a lock shared with every such append and reads the version with a fresh
+     * snapshot of its own, so an append to the guard stream that committed first is seen, and one that
+     * comes later waits for this one to commit (`appendGuarding`): read committed alone would let
+     * both pass when they overlap.
+     */
+    appendGuarded: prepared(
+      'append_guarded',
+      `
+      INSERT INTO ${s}.events
+        (position, stream_id, version, id, type, schema_version, at, data, metadata, idempotency_key)
+      SELECT pg_current_xact_id()::text::bigint * ${POSITIONS_PER_TRANSACTION} + e.ord - 1,
+             $1::text, $2::bigint + e.ord, e.id, e.type, e.schema_version, e.at, e.data, e.metadata,
+             e.idempotency_key
+        FROM unnest($3::text[], $4::text[], $5::integer[], $6::text[], $7::text[], $8::text[], $9::text[])
+             WITH ORDINALITY AS e (id, type, schema_version, at, data, metadata, idempotency_key, ord)
+       WHERE ${s}.guard_version($10::text) = $11::bigint
+         AND (SELECT coalesce(max(version), 0) FROM ${s}.events WHERE stream_id = $1::text) = $2::bigint
+      RETURNING position::text AS position`,
+    ),
+    /** An append to a stream others are guarded on: it waits for those in flight (see appendGuarded). */
+    appendGuarding: prepared(
+      'append_guarding',
+      `
+      INSERT INTO ${s}.events
+        (position, stream_id, version, id, type, schema_version, at, data, metadata, idempotency_key)
+      SELECT pg_current_xact_id()::text::bigint * ${POSITIONS_PER_TRANSACTION} + e.ord - 1,
+             $1::text, $2::bigint + e.ord, e.id, e.type, e.schema_version, e.at, e.data, e.metadata,
+             e.idempotency_key
+        FROM unnest($3::text[], $4::text[], $5::integer[], $6::text[], $7::text[], $8::text[], $9::text[])
+             WITH ORDINALITY AS e (id, type, schema_version, at, data, metadata, idempotency_key, ord)
+       WHERE ${s}.lock_guard($1::text)
+         AND (SELECT coalesce(max(version), 0) FROM ${s}.events WHERE stream_id = $1::text) = $2::bigint
       RETURNING position::text AS position`,
     ),
     streamVersion: `SELECT coalesce(max(version), 0)::text AS version FROM ${s}.events WHERE stream_id = $1`,

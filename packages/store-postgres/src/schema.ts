@@ -47,6 +47,21 @@ CREATE TABLE IF NOT EXISTS ${s}.events (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS events_stream_idempotency_key
   ON ${s}.events (stream_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
+-- Guards (see the store's appendGuarded): an append priced by the catalog holds a lock shared with
+-- every such append and reads the catalog's version with a fresh snapshot; an append to the catalog
+-- takes the lock exclusively, so the two never overlap between check and commit.
+CREATE OR REPLACE FUNCTION ${s}.guard_version(guard_stream text) RETURNS bigint
+  LANGUAGE plpgsql VOLATILE AS $fn$
+BEGIN
+  PERFORM pg_advisory_xact_lock_shared(hashtext('tally guard'), hashtext(guard_stream));
+  RETURN (SELECT coalesce(max(version), 0) FROM ${s}.events WHERE stream_id = guard_stream);
+END $fn$;
+CREATE OR REPLACE FUNCTION ${s}.lock_guard(stream text) RETURNS boolean
+  LANGUAGE plpgsql VOLATILE AS $fn$
+BEGIN
+  PERFORM pg_advisory_xact_lock(hashtext('tally guard'), hashtext(stream));
+  RETURN true;
+END $fn$;
 CREATE TABLE IF NOT EXISTS ${s}.snapshots (
   stream_id      text    PRIMARY KEY,
   version        bigint  NOT NULL,

@@ -51,7 +51,8 @@ export type CatalogChange = {
 /** The instant a change takes effect: the one asked for, never before now. */
 function effectiveAt(asked: number | null | undefined, nowMs: number): string {
   if (asked == null) return iso(nowMs);
-  if (asked < nowMs) throw new TallyError('invalid_time', 'effectiveAt must not be in the past', { field: 'effectiveAt' });
+  if (asked < nowMs)
+    throw new TallyError('invalid_time', 'effectiveAt must not be in the past', { field: 'effectiveAt' });
   return iso(asked);
 }
 
@@ -61,7 +62,11 @@ function effectiveAt(asked: number | null | undefined, nowMs: number): string {
  * @example
  * const events = decideCatalog(timeline, { type: 'defineCurrency', code: 'credits', decimals: 0 }, Date.now());
  */
-export function decideCatalog(timeline: CatalogTimeline, change: CatalogChange, nowMs: number): CatalogEvent[] {
+export function decideCatalog(
+  timeline: CatalogTimeline,
+  change: CatalogChange,
+  nowMs: number,
+): CatalogEvent[] {
   const now = catalogAt(timeline, Number.POSITIVE_INFINITY);
   const currencyOf = (code: string, at: string): Currency => {
     const currency = now.currencies.get(code);
@@ -73,12 +78,20 @@ export function decideCatalog(timeline: CatalogTimeline, change: CatalogChange, 
       const rounding = change.rounding ?? 'half_up';
       const existing = timeline.currencies.get(change.code);
       if (existing === undefined) {
-        return [{ type: 'currency_defined', data: { code: change.code, decimals: change.decimals, rounding } }];
+        return [
+          { type: 'currency_defined', data: { code: change.code, decimals: change.decimals, rounding } },
+        ];
       }
       if (existing.decimals !== change.decimals)
-        throw catalogError('decimals', `of ${change.code} is ${existing.decimals} and never changes once defined`);
+        throw catalogError(
+          'decimals',
+          `of ${change.code} is ${existing.decimals} and never changes once defined`,
+        );
       if (existing.rounding !== rounding)
-        throw catalogError('rounding', `of ${change.code} is ${existing.rounding} and never changes once defined`);
+        throw catalogError(
+          'rounding',
+          `of ${change.code} is ${existing.rounding} and never changes once defined`,
+        );
       return [];
     }
     case 'defineFeature': {
@@ -87,19 +100,44 @@ export function decideCatalog(timeline: CatalogTimeline, change: CatalogChange, 
       const existing = timeline.features.get(change.key);
       if (existing !== undefined) {
         const current = now.features.get(change.key)!;
-        if (existing.currency === currency.code && current.perUnit === change.cost.perUnit && current.roundOn === roundOn)
+        if (
+          existing.currency === currency.code &&
+          current.perUnit === change.cost.perUnit &&
+          current.roundOn === roundOn
+        )
           return [];
-        throw catalogError('key', `${quote(change.key)} is defined already: change its price with updateFeature`);
+        throw catalogError(
+          'key',
+          `${quote(change.key)} is defined already: change its price with updateFeature`,
+        );
       }
-      return [priced(change.key, currency.code, change.cost.perUnit, roundOn, effectiveAt(change.effectiveAt, nowMs))];
+      return [
+        priced(
+          change.key,
+          currency.code,
+          change.cost.perUnit,
+          roundOn,
+          effectiveAt(change.effectiveAt, nowMs),
+        ),
+      ];
     }
     case 'updateFeature': {
       const existing = timeline.features.get(change.key);
-      if (existing === undefined) throw new TallyError('unknown_feature', `no feature ${quote(change.key)}`, { field: 'key' });
+      if (existing === undefined)
+        throw new TallyError('unknown_feature', `no feature ${quote(change.key)}`, { field: 'key' });
       const current = now.features.get(change.key)!;
       const roundOn = change.roundOn ?? current.roundOn;
-      if (current.perUnit === change.perUnit && current.roundOn === roundOn && change.effectiveAt == null) return [];
-      return [priced(change.key, existing.currency, change.perUnit, roundOn, effectiveAt(change.effectiveAt, nowMs))];
+      if (current.perUnit === change.perUnit && current.roundOn === roundOn && change.effectiveAt == null)
+        return [];
+      return [
+        priced(
+          change.key,
+          existing.currency,
+          change.perUnit,
+          roundOn,
+          effectiveAt(change.effectiveAt, nowMs),
+        ),
+      ];
     }
     case 'definePlan': {
       const terms = planTerms(change, currencyOf, (key) => now.features.has(key), 'plan');
@@ -112,21 +150,39 @@ export function decideCatalog(timeline: CatalogTimeline, change: CatalogChange, 
     }
     case 'publishPlanVersion': {
       const existing = timeline.plans.get(change.planId);
-      if (existing === undefined) throw new TallyError('unknown_plan', `no plan ${quote(change.planId)}`, { field: 'planId' });
+      if (existing === undefined)
+        throw new TallyError('unknown_plan', `no plan ${quote(change.planId)}`, { field: 'planId' });
       const terms = planTerms(change, currencyOf, (key) => now.features.has(key), 'plan');
       const appliesTo = change.appliesTo ?? 'new';
       const latest = existing.versions.at(-1)!;
       // A subscription's cycles are counted from its anchor in its interval: changing the interval
       // under a running subscription would renumber them.
       if (appliesTo === 'renewals' && terms.interval !== latest.terms.interval)
-        throw catalogError('interval', 'cannot change for running subscriptions: publish it for new ones only');
-      return [published(change.planId, existing.versions.length + 1, terms, appliesTo, effectiveAt(change.effectiveAt, nowMs))];
+        throw catalogError(
+          'interval',
+          'cannot change for running subscriptions: publish it for new ones only',
+        );
+      return [
+        published(
+          change.planId,
+          existing.versions.length + 1,
+          terms,
+          appliesTo,
+          effectiveAt(change.effectiveAt, nowMs),
+        ),
+      ];
     }
     case 'archivePlan': {
       const existing = timeline.plans.get(change.planId);
-      if (existing === undefined) throw new TallyError('unknown_plan', `no plan ${quote(change.planId)}`, { field: 'planId' });
+      if (existing === undefined)
+        throw new TallyError('unknown_plan', `no plan ${quote(change.planId)}`, { field: 'planId' });
       if (existing.archivedAtMs !== null) return [];
-      return [{ type: 'plan_archived', data: { planId: change.planId, effectiveAt: effectiveAt(change.effectiveAt, nowMs) } }];
+      return [
+        {
+          type: 'plan_archived',
+          data: { planId: change.planId, effectiveAt: effectiveAt(change.effectiveAt, nowMs) },
+        },
+      ];
     }
     default:
       throw new Error(`unreachable: ${JSON.stringify(change satisfies never)}`);
@@ -161,12 +217,20 @@ export function syncEvents(timeline: CatalogTimeline, input: CatalogInput, nowMs
   input.features.forEach((f, i) => {
     const known = working.features.get(f.key);
     if (known !== undefined && known.currency !== f.cost.currency) {
-      throw catalogError(`features[${i}].cost.currency`, `of ${f.key} is ${known.currency} and never changes once defined`);
+      throw catalogError(
+        `features[${i}].cost.currency`,
+        `of ${f.key} is ${known.currency} and never changes once defined`,
+      );
     }
     const change: CatalogChange =
       known === undefined
         ? { type: 'defineFeature', ...f }
-        : { type: 'updateFeature', key: f.key, perUnit: f.cost.perUnit, roundOn: f.cost.roundOn ?? 'running_total' };
+        : {
+            type: 'updateFeature',
+            key: f.key,
+            perUnit: f.cost.perUnit,
+            roundOn: f.cost.roundOn ?? 'running_total',
+          };
     step(change, `features[${i}]`);
   });
   input.plans.forEach((p, i) => {
@@ -186,7 +250,11 @@ export function syncEvents(timeline: CatalogTimeline, input: CatalogInput, nowMs
 }
 
 /** The timeline with `events` folded in, as if recorded at `nowMs` (for a sync's next step). */
-function foldDecided(timeline: CatalogTimeline, events: readonly CatalogEvent[], nowMs: number): CatalogTimeline {
+function foldDecided(
+  timeline: CatalogTimeline,
+  events: readonly CatalogEvent[],
+  nowMs: number,
+): CatalogTimeline {
   const copy: CatalogTimeline = {
     version: timeline.version,
     lastAt: timeline.lastAt,

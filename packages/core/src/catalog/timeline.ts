@@ -80,7 +80,8 @@ export function applyCatalogEvent(timeline: CatalogTimeline, event: RecordedCata
     case 'plan_published': {
       const { planId, version, terms, appliesTo, effectiveAt } = event.data;
       const plan = timeline.plans.get(planId) ?? { versions: [], archivedAtMs: null };
-      if (version !== plan.versions.length + 1) corrupt(`publishes version ${version} of plan ${planId} out of turn`);
+      if (version !== plan.versions.length + 1)
+        corrupt(`publishes version ${version} of plan ${planId} out of turn`);
       plan.versions.push({ version, effectiveAtMs: Date.parse(effectiveAt), terms, appliesTo });
       timeline.plans.set(planId, plan);
       break;
@@ -116,7 +117,8 @@ export function catalogAt(timeline: CatalogTimeline, atMs: number): Catalog {
   const features = new Map<string, Feature>();
   for (const [key, f] of timeline.features) {
     const price = latest(f.prices, atMs);
-    if (price !== undefined) features.set(key, { key, currency: f.currency, perUnit: price.perUnit, roundOn: price.roundOn });
+    if (price !== undefined)
+      features.set(key, { key, currency: f.currency, perUnit: price.perUnit, roundOn: price.roundOn });
   }
   const plans = new Map<string, Plan>();
   for (const [id, p] of timeline.plans) {
@@ -134,7 +136,8 @@ export function catalogAt(timeline: CatalogTimeline, atMs: number): Catalog {
       const versions = timeline.plans.get(planId)?.versions ?? [];
       let adopted: PlanVersion | undefined;
       for (const v of versions) {
-        if (v.version > fromVersion && v.appliesTo === 'renewals' && v.effectiveAtMs <= boundaryMs) adopted = v;
+        if (v.version > fromVersion && v.appliesTo === 'renewals' && v.effectiveAtMs <= boundaryMs)
+          adopted = v;
       }
       return adopted === undefined ? null : { ...adopted.terms, version: adopted.version };
     },
@@ -163,7 +166,10 @@ export function nextChangeAfter(timeline: CatalogTimeline, atMs: number): number
 }
 
 /** The entry in force at `atMs`: the last one (in effective order) that took effect by then. */
-function latest<T extends { readonly effectiveAtMs: number }>(entries: readonly T[], atMs: number): T | undefined {
+function latest<T extends { readonly effectiveAtMs: number }>(
+  entries: readonly T[],
+  atMs: number,
+): T | undefined {
   let found: T | undefined;
   for (const entry of entries) if (entry.effectiveAtMs <= atMs) found = entry;
   return found;

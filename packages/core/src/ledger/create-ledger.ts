@@ -1,5 +1,10 @@
 import { freeze } from 'immer';
-import type { Catalog } from '../catalog/index.js';
+import { z } from 'zod';
+import { type CatalogChange, catalogInputs, decideCatalog, syncEvents } from '../catalog/changes.js';
+import type { CatalogInput } from '../catalog/define.js';
+import { defineCatalog } from '../catalog/define.js';
+import type { Catalog, Currency } from '../catalog/index.js';
+import { type CatalogView, catalogView, type FeatureView, type PlanView } from '../catalog/views.js';
 import type { InputOf, ResultOf } from '../decide/command.js';
 import type { Command, CommandName, Commands } from '../decide/commands.js';
 import { commands } from '../decide/commands.js';
@@ -10,9 +15,11 @@ import { type LedgerEntry, ledgerEntries } from '../entries.js';
 import { TallyError } from '../errors.js';
 import type { EventStore } from '../event-store.js';
 import { ulidIds } from '../ids.js';
+import * as field from '../input/fields.js';
 import { parseInput } from '../input/parse.js';
 import { formatAmount, quote } from '../money.js';
 import { type CustomerState, initialState } from '../state.js';
+import type { TimeInput } from '../time.js';
 import {
   accountFigures,
   accountView,
@@ -26,6 +33,7 @@ import {
   type SubscriptionView,
   subscriptionView,
 } from '../views.js';
+import { codeCatalog, storedCatalog } from './catalog-source.js';
 import { dueBy } from './due.js';
 import * as read from './read-inputs.js';
 import { foldAll, readRecorded, StreamCache, streamIdOf } from './streams.js';
@@ -33,8 +41,10 @@ import { type VerifyResult, verifyStream } from './verify.js';
 import { Writer } from './writer.js';
 
 /**
- * What `createLedger` needs: the catalog that prices everything and the store that keeps the events.
- * The rest have defaults: clock and ids are for tests, the sizes tune memory and replay time.
+ * What `createLedger` needs: the store that keeps the events and, for a catalog defined in code, that
+ * catalog. Without `catalog` the ledger keeps its catalog in the store, built and changed through its
+ * catalog methods (`defineCurrency`, `definePlan`…) and seen by every process on the store. The rest
+ * have defaults: clock and ids are for tests, the sizes tune memory and replay time.
  *
  * @example
  * const ledger = createLedger({
@@ -42,7 +52,8 @@ import { Writer } from './writer.js';
  * });
  */
 export interface LedgerOptions {
-  readonly catalog: Catalog;
+  /** A catalog defined in code (`defineCatalog`); leave it out to keep the catalog in the store. */
+  readonly catalog?: Catalog;
   readonly store: EventStore;
   /**
    * Where "now" comes from; default the system clock. Every write is dated by it, and a stream's clock
@@ -108,8 +119,7 @@ export type WriteMethods = {
  * await ledger.grant({ customerId: 'cus_123', currency: 'credits', amount: '100', source: 'top_up' });
  * await ledger.trackUsage({ customerId: 'cus_123', feature: 'ai-generation', quantity: 1 });
  */
-export interface Ledger extends WriteMethods {
-  readonly catalog: Catalog;
+export interface Ledger extends WriteMethods, CatalogMethods {
   /**
    * Would this usage be allowed now, and what would it cost? Writes nothing. Refused with
    * `unknown_customer`, `unknown_feature`, `invalid_quantity`.
@@ -139,6 +149,43 @@ export interface Ledger extends WriteMethods {
   close(): Promise<void>;
 }
 
+/** A catalog change's input, by its method. */
+type CatalogInputOf<K extends keyof typeof catalogInputs> = z.input<(typeof catalogInputs)[K]>;
+
+/**
+ * The ledger's catalog: read as of an instant, and (for a catalog kept in the store) changed over
+ * time. Each change takes effect at `effectiveAt` (default now, never in the past): a usage is priced
+ * by the price in force when it is tracked, a subscription keeps the terms it started on (unless a
+ * version is published for renewals), a new plan version applies to new subscriptions. A change that
+ * is already so writes nothing; one that would rewrite history is refused with `invalid_catalog`.
+ */
+export interface CatalogMethods {
+  /** The catalog as of `at` (default now), with every price and plan version. @example await ledger.catalog() */
+  catalog(input?: { readonly at?: TimeInput | null }): Promise<CatalogView>;
+  /** Defines a currency; its code, places and rounding never change after. @example await ledger.defineCurrency({ code: 'credits', decimals: 0 }) */
+  defineCurrency(input: CatalogInputOf<'defineCurrency'>): Promise<Currency>;
+  /** Defines a feature and its first price. @example await ledger.defineFeature({ key: 'ai-generation', cost: { currency: 'credits', perUnit: '10' } }) */
+  defineFeature(input: CatalogInputOf<'defineFeature'>): Promise<FeatureView>;
+  /** Changes a feature's price from `effectiveAt` on. @example await ledger.updateFeature({ key: 'ai-generation', perUnit: '12' }) */
+  updateFeature(input: CatalogInputOf<'updateFeature'>): Promise<FeatureView>;
+  /** Defines a plan (its version 1). @example await ledger.definePlan({ id: 'free', interval: 'month', grants: [{ currency: 'credits', amount: '100' }] }) */
+  definePlan(input: CatalogInputOf<'definePlan'>): Promise<PlanView>;
+  /** Publishes new terms of a plan, for new subscriptions or (`appliesTo: 'renewals'`) at renewals too. @example await ledger.publishPlanVersion({ planId: 'free', interval: 'month', grants: [{ currency: 'credits', amount: '150' }], appliesTo: 'renewals' }) */
+  publishPlanVersion(input: CatalogInputOf<'publishPlanVersion'>): Promise<PlanView>;
+  /** No new subscriptions to a plan from `effectiveAt` on; running ones go on. @example await ledger.archivePlan({ planId: 'legacy' }) */
+  archivePlan(input: CatalogInputOf<'archivePlan'>): Promise<PlanView>;
+  /**
+   * Brings the stored catalog in line with one written in code, at deploy: defines what is new,
+   * reprices and publishes what changed, writes nothing when all matches. Refuses, writing nothing,
+   * a change that would rewrite history (a currency's places, a feature's currency).
+   *
+   * @example await ledger.syncCatalog({ currencies: [...], features: [...], plans: [...] })
+   */
+  syncCatalog(input: CatalogInput): Promise<CatalogView>;
+}
+
+const catalogRead = z.strictObject({ at: field.time.nullish() });
+
 /**
  * How often the ledger snapshots a customer by default, in events. A snapshot holds only what is in
  * play, so writing one costs about what a write does; a cold read then folds fewer than this many
@@ -155,15 +202,18 @@ export const DEFAULT_SNAPSHOT_EVERY = 100;
  * await ledger.createCustomer({ customerId: 'cus_123' });
  */
 export function createLedger(options: LedgerOptions): Ledger {
-  const { catalog, store } = options;
+  const { store } = options;
   const clock = options.clock ?? (() => new Date());
+  const newId = options.ids ?? ulidIds();
+  const catalogs =
+    options.catalog === undefined ? storedCatalog(store, clock, newId) : codeCatalog(options.catalog);
   const cache = new StreamCache(store, options.cacheSize ?? 10_000);
   const writer = new Writer({
     store,
     cache,
-    catalog,
+    catalogs,
     clock,
-    newId: options.ids ?? ulidIds(),
+    newId,
     maxAttempts: options.maxAttempts ?? 10,
     snapshotEvery: options.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY,
   });
@@ -209,7 +259,7 @@ export function createLedger(options: LedgerOptions): Ledger {
         { field: 'customerId' },
       );
     }
-    const advanced = await dueBy(state, at);
+    const advanced = await dueBy(state, at, catalogs.at(at));
     return { state: advanced.state, atMs: at, due: advanced.events };
   }
 
@@ -222,7 +272,7 @@ export function createLedger(options: LedgerOptions): Ledger {
 
   function currencies(state: CustomerState, currency: string | null): string[] {
     if (currency === null) return [...state.accounts.keys()].sort();
-    if (!catalog.currencies.has(currency)) {
+    if (catalogs.currency(currency) === undefined) {
       throw new TallyError('unknown_currency', `the catalog has no currency ${quote(currency)}`, {
         field: 'currency',
       });
@@ -230,15 +280,69 @@ export function createLedger(options: LedgerOptions): Ledger {
     return [currency];
   }
 
+  /** A catalog change's method: validate, decide on the latest catalog, append, answer its view. */
+  const change =
+    <K extends keyof typeof catalogInputs, R>(
+      name: K,
+      view: (catalog: CatalogView, input: z.output<(typeof catalogInputs)[K]>) => R,
+    ) =>
+    async (input: unknown): Promise<R> => {
+      open();
+      // One schema per change; the union of them is what a generic K reads as.
+      const schema = catalogInputs[name] as unknown as z.ZodType<z.output<(typeof catalogInputs)[K]>>;
+      const parsed = parseInput(schema, input, { code: 'invalid_catalog' });
+      const { nowMs } = await catalogs.change((timeline, now) =>
+        decideCatalog(timeline, { type: name, ...parsed } as CatalogChange, now),
+      );
+      const asked = (parsed as { effectiveAt?: number | null }).effectiveAt;
+      const effective = typeof asked === 'number' ? asked : nowMs;
+      return freeze(view(viewAt(effective), parsed), true);
+    };
+  const viewAt = (atMs: number): CatalogView => catalogView(catalogs.at(atMs), catalogs.timeline(), atMs);
+  const one = <T extends { readonly id?: string; readonly key?: string; readonly code?: string }>(
+    list: readonly T[],
+    match: (entry: T) => boolean,
+    what: string,
+  ): T => {
+    const found = list.find(match);
+    if (found === undefined)
+      throw new TallyError('invalid_catalog', `${what} is not in force at that instant`);
+    return found;
+  };
+
   return {
     ...writes,
-    catalog,
+
+    async catalog(input = {}) {
+      open();
+      const parsed = parseInput(catalogRead, input);
+      await catalogs.refresh();
+      return freeze(viewAt(parsed.at ?? clock().getTime()), true);
+    },
+    defineCurrency: change('defineCurrency', (view, c) =>
+      one(view.currencies, (x) => x.code === c.code, c.code),
+    ),
+    defineFeature: change('defineFeature', (view, f) => one(view.features, (x) => x.key === f.key, f.key)),
+    updateFeature: change('updateFeature', (view, f) => one(view.features, (x) => x.key === f.key, f.key)),
+    definePlan: change('definePlan', (view, p) => one(view.plans, (x) => x.id === p.id, p.id)),
+    publishPlanVersion: change('publishPlanVersion', (view, p) =>
+      one(view.plans, (x) => x.id === p.planId, p.planId),
+    ),
+    archivePlan: change('archivePlan', (view, p) => one(view.plans, (x) => x.id === p.planId, p.planId)),
+    async syncCatalog(input) {
+      open();
+      // The whole input is checked as `defineCatalog` checks it before anything is decided.
+      defineCatalog(input);
+      const { nowMs } = await catalogs.change((timeline, now) => syncEvents(timeline, input, now));
+      return freeze(viewAt(nowMs), true);
+    },
 
     async check(input) {
       open();
       const parsed = parseInput(read.checkInput, input);
       const { state, atMs } = await stateAt(parsed.customerId, null);
-      const price = priceUsage(state, catalog, parsed.feature, parsed.quantity);
+      await catalogs.refresh();
+      const price = priceUsage(state, catalogs.at(atMs), parsed.feature, parsed.quantity);
       const account = state.accounts.get(price.currency.code);
       const { balance, spendable } =
         account === undefined
@@ -293,7 +397,7 @@ export function createLedger(options: LedgerOptions): Ledger {
       const { state, atMs } = await stateAt(parsed.customerId, parsed.at ?? null, { history: true });
       return freeze(
         currencies(state, parsed.currency ?? null).flatMap((code) => {
-          const decimals = state.accounts.get(code)?.decimals ?? catalog.currencies.get(code)!.decimals;
+          const decimals = state.accounts.get(code)?.decimals ?? catalogs.currency(code)!.decimals;
           return grantsOf(state, code).map((g) => grantView(g, decimals, atMs));
         }),
         true,

@@ -1,4 +1,5 @@
 import { advance } from '../advance.js';
+import type { Catalog } from '../catalog/index.js';
 import { TallyError } from '../errors.js';
 import type { RecordedEvent } from '../events.js';
 import type { CustomerState } from '../state.js';
@@ -19,8 +20,9 @@ const CHUNK = 1_000;
 export async function dueBy(
   state: CustomerState,
   toMs: number,
+  catalog: Catalog,
 ): Promise<{ state: CustomerState; events: RecordedEvent[] }> {
-  let step = advance(state, toMs, { maxEvents: CHUNK });
+  let step = advance(state, toMs, { maxEvents: CHUNK, catalog });
   const events = step.events;
   while (!step.complete) {
     if (events.length > MAX_DUE_PER_READ) {
@@ -31,7 +33,7 @@ export async function dueBy(
       );
     }
     await new Promise((resolve) => setImmediate(resolve));
-    step = advance(step.state, toMs, { maxEvents: CHUNK });
+    step = advance(step.state, toMs, { maxEvents: CHUNK, catalog });
     for (const event of step.events) events.push(event);
   }
   return { state: step.state, events };

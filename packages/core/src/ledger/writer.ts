@@ -1,5 +1,5 @@
 import { advance } from '../advance.js';
-import type { Catalog } from '../catalog/index.js';
+import { CATALOG_STREAM } from '../catalog/events.js';
 import type { Command } from '../decide/commands.js';
 import type { IdKind } from '../decide/context.js';
 import { decideOn, definitionOf } from '../decide/index.js';
@@ -16,6 +16,7 @@ import { requestHash, signEvents } from '../hash-chain.js';
 import { Recorder } from '../recorder.js';
 import { type CustomerState, cloneState, forgetRecalled, recall, type UsageRecord } from '../state.js';
 import { iso } from '../time.js';
+import type { CatalogSource } from './catalog-source.js';
 import { type StreamCache, type StreamHead, streamIdOf } from './streams.js';
 
 interface Job {
@@ -29,7 +30,7 @@ interface Job {
 export interface WriterOptions {
   readonly store: EventStore;
   readonly cache: StreamCache;
-  readonly catalog: Catalog;
+  readonly catalogs: CatalogSource;
   readonly clock: () => Date;
   readonly newId: (kind: IdKind) => string;
   /** Appends tried per batch before giving up with `concurrency_conflict`. */
@@ -170,6 +171,9 @@ export class Writer {
     const { store, cache } = this.options;
     const streamId = streamIdOf(customerId);
     const cached = fromCache ? cache.peek(customerId) : undefined;
+    // A retry catches up with the catalog too: another process may have changed it (the guard on the
+    // catalog version, below, is what turned its change into this retry).
+    if (cached === undefined) await this.options.catalogs.refresh();
     const loaded = cached ?? (await cache.load(customerId));
     const stale = cached === undefined ? 'store' : 'cache';
     const settled = new Map<Job, { ok: true; result: unknown } | { ok: false; error: unknown }>();
@@ -194,13 +198,14 @@ export class Writer {
     const expectedVersion = base.version;
     const nowMs = Math.max(this.options.clock().getTime(), base.lastAt === '' ? 0 : Date.parse(base.lastAt));
     const now = iso(nowMs);
-    const context = { catalog: this.options.catalog, nowMs, now, newId: this.options.newId };
+    const catalog = this.options.catalogs.at(nowMs);
+    const context = { catalog, nowMs, now, newId: this.options.newId };
     const start = cloneState(base);
     if (history !== null) {
       recall(start, history.state, history.wanted);
       for (const [id, usage] of history.usages) start.recalled.usages.set(id, usage);
     }
-    const due = advance(start, nowMs, { maxEvents: MAX_DUE_PER_APPEND });
+    const due = advance(start, nowMs, { maxEvents: MAX_DUE_PER_APPEND, catalog });
     if (!due.complete) {
       // A long idle left more due events than one append should carry: store this prefix on its own.
       const appended = await this.append(
@@ -209,6 +214,7 @@ export class Writer {
         loaded,
         due.state,
         expectedVersion,
+        catalog.version,
       );
       return appended ? { kind: 'caught_up' } : { kind: 'conflict', stale };
     }
@@ -252,7 +258,7 @@ export class Writer {
     }
 
     if (written.length > dueCount) {
-      if (!(await this.append(customerId, written, loaded, recorder.state, expectedVersion)))
+      if (!(await this.append(customerId, written, loaded, recorder.state, expectedVersion, catalog.version)))
         return { kind: 'conflict', stale };
     } else if (cached !== undefined) {
       // Nothing appended, so nothing proved the cached head current: refusals must not rest on a stale
@@ -310,11 +316,18 @@ export class Writer {
     loaded: StreamHead,
     state: CustomerState,
     expectedVersion: number,
+    catalogVersion: number,
   ): Promise<boolean> {
-    const { store, cache } = this.options;
+    const { store, cache, catalogs } = this.options;
     const { events, hash } = signEvents(loaded.hash, written);
+    // Priced by a stored catalog: the append holds only if the catalog is still at that version.
+    const guard = catalogs.stored ? { streamId: CATALOG_STREAM, version: catalogVersion } : undefined;
     try {
-      await store.append(streamIdOf(customerId), events, { expectedVersion });
+      await store.append(
+        streamIdOf(customerId),
+        events,
+        guard === undefined ? { expectedVersion } : { expectedVersion, guard },
+      );
     } catch (error) {
       if (error instanceof ConcurrencyConflictError || error instanceof DuplicateIdempotencyKeyError)
         return false;
