@@ -17,6 +17,7 @@
 import { deepStrictEqual, ok, strictEqual } from 'node:assert/strict';
 import {
   type Catalog,
+  type CatalogInput,
   type CreditAccount,
   createLedger,
   defineCatalog,
@@ -37,7 +38,7 @@ const DAY = 24 * HOUR;
 /** Jan 31: every monthly subscription in a sequence meets the end-of-month clamping. */
 export const SEQUENCE_START = Date.parse('2025-01-31T10:00:00.000Z');
 
-export const sequenceCatalog: Catalog = defineCatalog({
+export const sequenceCatalogInput: CatalogInput = {
   currencies: [
     { code: 'credits', decimals: 0 },
     { code: 'usd', decimals: 2, rounding: 'half_even' },
@@ -62,10 +63,21 @@ export const sequenceCatalog: Catalog = defineCatalog({
     {
       id: 'weekly',
       interval: 'week',
-      grants: [{ currency: 'credits', amount: '30', priority: 60, rollover: { max: '20' } }],
+      // Scoped: only images may spend it, and what rolls over keeps the scope.
+      grants: [
+        {
+          currency: 'credits',
+          amount: '30',
+          priority: 60,
+          rollover: { max: '20' },
+          appliesTo: { features: ['img'] },
+        },
+      ],
     },
   ],
-});
+};
+
+export const sequenceCatalog: Catalog = defineCatalog(sequenceCatalogInput);
 
 const CUSTOMERS = ['cus_0', 'cus_1'] as const;
 const CURRENCIES = ['credits', 'usd'] as const;
@@ -93,6 +105,8 @@ export type Step =
       readonly source: 'top_up' | 'promotion' | 'manual';
       readonly effectiveIn: number | null;
       readonly expiresIn: number | null;
+      /** The features it pays for; null: every one. */
+      readonly scope: readonly string[] | null;
       readonly key: boolean;
     }
   | {
@@ -122,10 +136,17 @@ export type Step =
   | { readonly op: 'limit'; readonly c: number; readonly currency: Currency; readonly minor: number }
   /** Sends one of the earlier accepted keyed requests again, later. */
   | { readonly op: 'retry'; readonly pick: number }
+  /** Changes a feature's price (a ledger whose catalog is stored), now or from a later instant. */
+  | {
+      readonly op: 'reprice';
+      readonly feature: string;
+      readonly perUnit: string;
+      readonly inMs: number | null;
+    }
   /** Sends a few commands for one customer at once, so the writer decides them as one batch. */
   | { readonly op: 'burst'; readonly c: number; readonly steps: readonly CommandStep[] };
 
-type CommandStep = Exclude<Step, { op: 'jump' | 'retry' | 'burst' }>;
+type CommandStep = Exclude<Step, { op: 'jump' | 'retry' | 'burst' | 'reprice' }>;
 
 const customer = fc.nat({ max: 9 }).map((n) => (n < 8 ? 0 : 1)); // mostly one customer, sometimes two
 const key = fc.boolean();
@@ -176,6 +197,7 @@ const single: fc.Arbitrary<Step> = fc.oneof(
         source: fc.constantFrom('top_up' as const, 'promotion' as const, 'manual' as const),
         effectiveIn: fc.option(fc.constantFrom(0, HOUR, DAY, 10 * DAY, 40 * DAY), { nil: null, freq: 2 }),
         expiresIn: fc.option(fc.constantFrom(HOUR, DAY, 5 * DAY, 31 * DAY, 60 * DAY), { nil: null, freq: 2 }),
+        scope: fc.option(fc.constantFrom(['img'], ['gen', 'tok'], ['ping']), { nil: null, freq: 3 }),
         key,
       }),
     ),
@@ -228,6 +250,15 @@ const single: fc.Arbitrary<Step> = fc.oneof(
     arbitrary: fc.record({ op: fc.constant('void' as const), c: customer, pick: fc.nat({ max: 8 }) }),
   },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('retry' as const), pick: fc.nat({ max: 7 }) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant('reprice' as const),
+      feature: fc.constantFrom('gen', 'img', 'tok', 'ping'),
+      perUnit: fc.constantFrom('1', '2.5', '10', '0.001', '0.015', '0.3'),
+      inMs: fc.option(fc.constantFrom(MINUTE, DAY, 10 * DAY), { nil: null }),
+    }),
+  },
   {
     weight: 2,
     arbitrary: currency.chain((cur) =>
@@ -317,6 +348,12 @@ export function sequenceClock(start = SEQUENCE_START): SequenceClock & { now: ()
 }
 
 export interface RunOptions {
+  /**
+   * The ledger keeps its catalog in the store (created with no `catalog`): the run first brings
+   * `sequenceCatalog` in with `syncCatalog`, cold ledgers read the stored catalog, and `reprice`
+   * steps change prices. Otherwise `reprice` steps are skipped.
+   */
+  readonly storedCatalog?: boolean;
   /** Check the invariants after every step (default true); false only drives the ledger. */
   readonly check?: boolean;
   /** Options of the cold ledgers opened on the same store to compare with (default none). */
@@ -378,13 +415,15 @@ export async function runSequence(
   /** Instants inside clock jumps, where renewals and expiries happened with no command around. */
   const probes: { customerId: string; atMs: number }[] = [];
   const accepted: { call: () => Promise<unknown>; result: unknown; where: string }[] = [];
+  const storedCatalog = options.storedCatalog === true;
   const cold = () =>
     createLedger({
-      catalog: sequenceCatalog,
+      ...(storedCatalog ? {} : { catalog: sequenceCatalog }),
       store,
       clock: () => new Date(clock.ms),
       ...options.coldOptions,
     });
+  if (storedCatalog) await ledger.syncCatalog(sequenceCatalogInput);
 
   for (const [index, s] of steps.entries()) {
     const where = `step ${index} ${json(s)}`;
@@ -396,6 +435,14 @@ export async function runSequence(
         }
       }
       clock.ms += s.ms;
+      if (checking) for (const customerId of exists) await checkCustomer(customerId, where);
+      continue;
+    }
+    if (s.op === 'reprice') {
+      if (!storedCatalog) continue;
+      const effectiveAt = s.inMs === null ? {} : { effectiveAt: iso(clock.ms + s.inMs) };
+      await ledger.updateFeature({ key: s.feature, perUnit: s.perUnit, ...effectiveAt });
+      options.onStep?.(s, 'ok');
       if (checking) for (const customerId of exists) await checkCustomer(customerId, where);
       continue;
     }
@@ -499,16 +546,18 @@ export async function runSequence(
         allocations,
         cost,
         debt,
+        feature,
       } = result as {
         currency: string;
         allocations: { grantId: string; amount: string }[];
         cost: string;
         debt: string;
+        feature: string | null;
       };
       deepStrictEqual(
         allocations,
-        expectedAllocations(grantsBefore, cur, minor(cost)),
-        `${where}: allocations out of consumption order`,
+        expectedAllocations(grantsBefore, cur, minor(cost), feature),
+        `${where}: allocations out of consumption order among the grants that apply`,
       );
       const allocated = allocations.reduce((sum, a) => sum + minor(a.amount), 0n);
       strictEqual(allocated + minor(debt), minor(cost), `${where}: allocations + debt != cost`);
@@ -601,6 +650,7 @@ export async function runSequence(
             source: s.source,
             ...(s.effectiveIn === null ? {} : { effectiveAt: iso(t + s.effectiveIn) }),
             ...(s.expiresIn === null ? {} : { expiresAt: iso(t + s.expiresIn) }),
+            ...(s.scope === null ? {} : { appliesTo: { features: [...s.scope] } }),
             ...keyed,
           });
       case 'trackUsage':
@@ -739,19 +789,30 @@ function checkRead(read: Read, where: string, floors: ReadonlyMap<string, bigint
 
     const grants = read.grants.filter((g) => g.currency === cur);
     let credit = 0n;
+    let unscoped = 0n;
+    let scoped = 0n;
     for (const g of grants) {
       const remaining = minor(g.remaining);
       ok(
         remaining >= 0n && remaining <= minor(g.amount),
         `${where}: grant ${g.grantId} remaining ${g.remaining}`,
       );
-      if (g.status === 'active') credit += remaining;
-      else if (g.status !== 'pending')
+      if (g.status === 'active') {
+        credit += remaining;
+        if (g.appliesTo === null) unscoped += remaining;
+        else scoped += remaining;
+      } else if (g.status !== 'pending')
         strictEqual(remaining, 0n, `${where}: ${g.status} grant ${g.grantId} keeps credit`);
     }
     strictEqual(credit - minor(account.debt), balance, `${where} ${cur}: balance != active credit - debt`);
+    // Scoped credit never pays debt (it is only spent on its features); unscoped credit always does.
     if (minor(account.debt) > 0n)
-      strictEqual(credit, 0n, `${where} ${cur}: debt sits beside spendable credit`);
+      strictEqual(unscoped, 0n, `${where} ${cur}: debt sits beside unscoped spendable credit`);
+    strictEqual(
+      account.scoped.reduce((sum, part) => sum + minor(part.balance), 0n),
+      scoped,
+      `${where} ${cur}: scoped parts != active scoped credit`,
+    );
     if (floors === null) continue;
     const floor = floors.get(cur);
     const limit = minor(account.creditLimit);
@@ -763,9 +824,17 @@ function checkRead(read: Read, where: string, floors: ReadonlyMap<string, bigint
 }
 
 /** What consumption order says a deduction of `cost` takes, from the grants read just before. */
-function expectedAllocations(grants: readonly GrantView[], currency: string, cost: bigint) {
+function expectedAllocations(
+  grants: readonly GrantView[],
+  currency: string,
+  cost: bigint,
+  feature: string | null,
+) {
+  // Scoped credit pays only its features; a deduction of an amount (no feature) only unscoped credit.
+  const applies = (g: GrantView) =>
+    g.appliesTo === null || (feature !== null && g.appliesTo.features.includes(feature));
   const order = grants
-    .filter((g) => g.currency === currency && g.status === 'active' && minor(g.remaining) > 0n)
+    .filter((g) => g.currency === currency && g.status === 'active' && minor(g.remaining) > 0n && applies(g))
     .sort(
       (a, b) =>
         a.priority - b.priority ||
@@ -803,8 +872,10 @@ export function replayed(
   untilMs = Number.POSITIVE_INFINITY,
 ): CustomerState | null {
   const streams = new Map<string, StoredEvent[]>();
+  // Customers' streams only: a stored catalog has a stream of its own in the same store.
   for (const e of events)
-    if (Date.parse(e.at) <= untilMs) streams.set(e.streamId, [...(streams.get(e.streamId) ?? []), e]);
+    if (e.streamId.startsWith('customer-') && Date.parse(e.at) <= untilMs)
+      streams.set(e.streamId, [...(streams.get(e.streamId) ?? []), e]);
   for (const stream of streams.values()) {
     const state = fold(stream.sort((a, b) => a.version - b.version).map(upcast));
     if (state.customer?.customerId === customerId) return state;

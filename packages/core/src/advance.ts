@@ -36,8 +36,10 @@ export function advance(
   const maxEvents = options.maxEvents ?? Number.POSITIVE_INFINITY;
   // Every event time makes due has an id of its own, derived from what it is (`grant_…:expired`).
   const recorder = new Recorder(cloneState(state), { newId: noFreshIds, now: iso(toMs) });
+  // Instants processed so far: a grant becoming effective is due once, even if it settles nothing.
+  let processed = Number.NEGATIVE_INFINITY;
   for (let steps = 0; ; steps++) {
-    const at = nextDueInstant(recorder.state, toMs);
+    const at = nextDueInstant(recorder.state, toMs, processed);
     if (at === null) break;
     // Stopping between instants (never inside one) leaves a prefix that a later call continues exactly.
     if (recorder.events.length >= maxEvents)
@@ -49,6 +51,7 @@ export function advance(
       );
     }
     processInstant(recorder, at, options.catalog);
+    processed = at;
   }
   return { state: recorder.state, events: recorder.events, complete: true };
 }
@@ -57,14 +60,20 @@ const noFreshIds = (): string => {
   throw new Error('advance records every event with its own derived id');
 };
 
-function nextDueInstant(state: CustomerState, toMs: number): number | null {
+function nextDueInstant(state: CustomerState, toMs: number, processedMs: number): number | null {
   const lastMs = state.lastAt === '' ? Number.NEGATIVE_INFINITY : Date.parse(state.lastAt);
+  const settledUpTo = Math.max(lastMs, processedMs);
   let next = Number.POSITIVE_INFINITY;
   for (const account of state.accounts.values()) {
     for (const grant of account.live) {
       if (grant.remaining > 0n && grant.expiresAtMs < next) next = grant.expiresAtMs;
-      // A grant becoming effective pays off debt at that instant.
-      if (account.debt > 0n && grant.effectiveAtMs > lastMs && grant.effectiveAtMs < next)
+      // An unscoped grant becoming effective pays off debt at that instant (scoped credit never does).
+      if (
+        account.debt > 0n &&
+        grant.appliesTo === null &&
+        grant.effectiveAtMs > settledUpTo &&
+        grant.effectiveAtMs < next
+      )
         next = grant.effectiveAtMs;
     }
   }

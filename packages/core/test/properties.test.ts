@@ -36,6 +36,22 @@ describe('command sequences on the memory store', () => {
   );
 
   test(
+    'with the catalog kept in the store and prices changing at random instants, every invariant still holds',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(commandSequence(), fc.constantFrom(1, 3, 500), async (steps, snapshotEvery) => {
+          const store = memoryStore();
+          const clock = sequenceClock();
+          const ledger = createLedger({ store, clock: clock.now, snapshotEvery });
+          await runSequence(ledger, store, clock, steps, { storedCatalog: true });
+        }),
+        fcOptions({ runs: RUNS / 2 }),
+      );
+    },
+    HEAVY_TIMEOUT,
+  );
+
+  test(
     'evolve (the immutable reducer) equals fold for the same events and leaves its input unchanged',
     async () => {
       await fc.assert(

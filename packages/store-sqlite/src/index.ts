@@ -90,7 +90,12 @@ export function sqliteStore(options: SqliteStoreOptions): EventStore {
   );
 
   const appendInTransaction = db.transaction(
-    (streamId: string, events: readonly NewEvent[], expectedVersion: number, guard: AppendOptions['guard']): AppendResult => {
+    (
+      streamId: string,
+      events: readonly NewEvent[],
+      expectedVersion: number,
+      guard: AppendOptions['guard'],
+    ): AppendResult => {
       // BEGIN IMMEDIATE holds the write lock from here to COMMIT: these reads cannot go stale, so a
       // guard checked here holds at the commit (one writer at a time: nothing else to serialize).
       const actualVersion = Number(streamVersion.get(streamId));
@@ -99,7 +104,8 @@ export function sqliteStore(options: SqliteStoreOptions): EventStore {
       }
       if (guard !== undefined) {
         const guarded = Number(streamVersion.get(guard.streamId));
-        if (guarded !== guard.version) throw new ConcurrencyConflictError(guard.streamId, guard.version, guarded);
+        if (guarded !== guard.version)
+          throw new ConcurrencyConflictError(guard.streamId, guard.version, guarded);
       }
       let lastPosition = 0n;
       events.forEach((event, i) => {
@@ -118,7 +124,12 @@ export function sqliteStore(options: SqliteStoreOptions): EventStore {
     async append(streamId: string, events: readonly NewEvent[], appendOptions: AppendOptions) {
       assertAppendable(streamId, events, appendOptions);
       try {
-        return appendInTransaction.immediate(streamId, events, appendOptions.expectedVersion, appendOptions.guard);
+        return appendInTransaction.immediate(
+          streamId,
+          events,
+          appendOptions.expectedVersion,
+          appendOptions.guard,
+        );
       } catch (error) {
         throw explainConstraint(error, streamId, events, appendOptions, (key) =>
           selectByKey.get(streamId, key),

@@ -237,6 +237,18 @@ export function createLedger(options: LedgerOptions): Ledger {
     (Object.keys(commands) as CommandName[]).map((name) => [name, method(name)]),
   ) as unknown as WriteMethods;
 
+  /**
+   * A stored catalog as reads see it: caught up at the first read, then at most a second behind what
+   * other processes changed (writes are exact: they are guarded on the catalog version).
+   */
+  let catalogReadAtMs = Number.NEGATIVE_INFINITY;
+  async function freshEnoughCatalog(): Promise<void> {
+    const nowMs = Date.now();
+    if (!catalogs.stored || nowMs - catalogReadAtMs < 1_000) return;
+    await catalogs.refresh();
+    catalogReadAtMs = nowMs;
+  }
+
   /** The customer's state as of `atMs` (default now), with everything due by then folded in. */
   async function stateAt(
     customerId: string,
@@ -244,6 +256,7 @@ export function createLedger(options: LedgerOptions): Ledger {
     options: { history?: boolean } = {},
   ): Promise<{ state: CustomerState; atMs: number; due: import('../events.js').RecordedEvent[] }> {
     const lastMsOf = (s: CustomerState) => (s.lastAt === '' ? 0 : Date.parse(s.lastAt));
+    await freshEnoughCatalog();
     const head = await cache.load(customerId);
     let state = head.state;
     const lastMs = lastMsOf(state);
