@@ -54,6 +54,8 @@ const STATUS: Record<HttpErrorCode, number> = {
   invalid_quantity: 400,
   invalid_time: 400,
   invalid_id: 400,
+  // A bad catalog definition sent to the catalog routes.
+  invalid_catalog: 400,
   invalid_json: 400,
   // The body could not be read to its end: the client hung up early or broke the framing.
   bad_request: 400,
@@ -84,7 +86,6 @@ const STATUS: Record<HttpErrorCode, number> = {
   insufficient_credits: 422,
   payload_too_large: 413,
   // The server's side: configuration, storage or a bug.
-  invalid_catalog: 500,
   unknown_event: 500,
   corrupt_stream: 500,
   store_error: 500,

@@ -217,8 +217,8 @@ describe('methods', () => {
         headers: { authorization: `Bearer ${API_KEY}` },
       });
       expect(res.status, `HEAD ${path}`).toBe(404);
-      const other = await server.call('PUT', path);
-      expect([other.status, errorOf(other.body).code], `PUT ${path}`).toEqual([404, 'not_found']);
+      const other = await server.call('DELETE', path);
+      expect([other.status, errorOf(other.body).code], `DELETE ${path}`).toEqual([404, 'not_found']);
     }
     // Authentication still comes first.
     const anonymous = await fetch(`${server.url}/v1/catalog`, { method: 'HEAD' });

@@ -84,17 +84,36 @@ describe('the quickstart over HTTP', () => {
     const server = await start();
     const res = await server.call('GET', '/v1/catalog');
     expect(res.status).toBe(200);
+    const rule = {
+      currency: 'credits',
+      amount: '100',
+      priority: 50,
+      expires: 'cycle_end',
+      rollover: null,
+      appliesTo: null,
+    };
+    const terms = { price: null, interval: 'month', gracePeriodDays: 0, grants: [rule] };
     expect(res.body).toEqual({
+      version: 0,
+      at: expect.any(String),
       currencies: [{ code: 'credits', decimals: 0, rounding: 'half_up' }],
-      features: [{ key: 'ai-generation', currency: 'credits', perUnit: '10', roundOn: 'running_total' }],
+      features: [
+        {
+          key: 'ai-generation',
+          currency: 'credits',
+          perUnit: '10',
+          roundOn: 'running_total',
+          prices: [{ perUnit: '10', roundOn: 'running_total', effectiveAt: null }],
+        },
+      ],
       plans: [
         {
           id: 'free',
-          price: null,
-          interval: 'month',
-          grants: [
-            { currency: 'credits', amount: '100', priority: 50, expires: 'cycle_end', rollover: null },
-          ],
+          version: 1,
+          archived: false,
+          archivedAt: null,
+          ...terms,
+          versions: [{ ...terms, version: 1, appliesTo: 'new', effectiveAt: null }],
         },
       ],
     });

@@ -27,7 +27,7 @@ export function parseInput<S extends z.ZodType>(
     throw new TallyError(code ?? 'invalid_input', `${root} must be an object`, { field: root });
   }
   const own = ownFields(input as Record<string, unknown>);
-  const result = schema.safeParse(own);
+  const result = schema.safeParse(own, { reportInput: true });
   if (!result.success) throw refusal(schema, result.error.issues, options);
   const forbidden = forbiddenKeyIn(own, options.field ?? '');
   if (forbidden !== null) {
