@@ -1,8 +1,10 @@
 /**
  * The canonical walkthrough: a free plan grants 100 credits a month, `ai-generation` costs 10,
- * `cus_123` subscribes and uses it once. Prints the ledger and the balance.
+ * `cus_123` subscribes and uses it once. Prints the ledger and the balance. The catalog is defined
+ * in code (`defineCatalog`), or built through the ledger's catalog methods and kept in the store, as
+ * a service that changes its prices without a deploy does.
  */
-import { createLedger, defineCatalog, type EventStore } from '@tally/core';
+import { createLedger, defineCatalog, type EventStore, type Ledger } from '@tally/core';
 import { memoryStore } from '@tally/store-memory';
 
 export const catalog = defineCatalog({
@@ -11,11 +13,24 @@ export const catalog = defineCatalog({
   plans: [{ id: 'free', interval: 'month', grants: [{ currency: 'credits', amount: '100' }] }],
 });
 
+/** The same catalog, built through the API into the store. */
+async function buildCatalog(ledger: Ledger): Promise<void> {
+  await ledger.defineCurrency({ code: 'credits', decimals: 0 });
+  await ledger.defineFeature({ key: 'ai-generation', cost: { currency: 'credits', perUnit: '10' } });
+  await ledger.definePlan({
+    id: 'free',
+    interval: 'month',
+    grants: [{ currency: 'credits', amount: '100' }],
+  });
+}
+
 export async function walkthrough(
   store: EventStore,
   log: (line: string) => void = console.log,
+  catalogIn: 'code' | 'store' = 'code',
 ): Promise<void> {
-  const ledger = createLedger({ catalog, store });
+  const ledger = catalogIn === 'code' ? createLedger({ catalog, store }) : createLedger({ store });
+  if (catalogIn === 'store') await buildCatalog(ledger);
   await ledger.createCustomer({ customerId: 'cus_123' });
   await ledger.subscribe({ customerId: 'cus_123', planId: 'free' });
   await ledger.trackUsage({ customerId: 'cus_123', feature: 'ai-generation', quantity: 1 });
