@@ -20,18 +20,22 @@ export type {
   CurrencyInput,
   Feature,
   FeatureInput,
+  Money,
   Plan,
   PlanGrantInput,
   PlanGrantRule,
   PlanInput,
+  PlanTerms,
+  Scope,
 } from './catalog/index.js';
 // The catalog
 export { defineCatalog } from './catalog/index.js';
+export type { CatalogView, FeatureView, PlanView } from './catalog/views.js';
 export type { IdKind } from './decide/context.js';
 export type { CustomerResult } from './decide/customer.js';
 export type { GrantResult } from './decide/grant.js';
 export type { HoldResult } from './decide/hold.js';
-export type { SubscribeResult } from './decide/subscription.js';
+export type { Started, SubscribeResult } from './decide/subscription.js';
 export type { ReversalResult, UsageResult } from './decide/usage.js';
 export type { EntryKind, LedgerEntry } from './entries.js';
 // Errors
@@ -40,6 +44,7 @@ export { isTallyError, TALLY_ERROR_CODES, TallyError, type TallyErrorCode } from
 export * from './event-store.js';
 export type {
   Allocation,
+  BillingFacts,
   CreditLimitSet,
   CreditsDeducted,
   CreditsGranted,
@@ -50,14 +55,17 @@ export type {
   GrantSource,
   GrantVoided,
   HoldReleased,
+  PaymentConfirmed,
   RecordedEvent,
   SubscriptionActivated,
   SubscriptionCanceled,
+  SubscriptionCreated,
   SubscriptionRenewed,
   TallyEvent,
   TallyEventType,
   UsageReversed,
 } from './events.js';
+export type { CatalogMethods } from './ledger/create-ledger.js';
 // The ledger
 export {
   type CheckResult,
@@ -72,4 +80,11 @@ export type { VerifyResult } from './ledger/verify.js';
 export { MAX_EVENTS_PER_APPEND } from './ledger/writer.js';
 export type { Rounding } from './money.js';
 export type { Interval, TimeInput } from './time.js';
-export type { CreditAccount, GrantStatus, GrantView, HoldView, SubscriptionView } from './views.js';
+export type {
+  CreditAccount,
+  GrantStatus,
+  GrantView,
+  HoldView,
+  ScopedCredit,
+  SubscriptionView,
+} from './views.js';

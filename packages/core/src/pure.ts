@@ -14,6 +14,28 @@
  * @packageDocumentation
  */
 export { advance } from './advance.js';
+export { type CatalogChange, catalogInputs, decideCatalog, syncEvents } from './catalog/changes.js';
+export {
+  CATALOG_SCHEMA_VERSIONS,
+  CATALOG_STREAM,
+  type CatalogEvent,
+  type CurrencyDefined,
+  type FeaturePriced,
+  type PlanArchived,
+  type PlanPublished,
+  type RecordedCatalogEvent,
+} from './catalog/events.js';
+export {
+  applyCatalogEvent,
+  type CatalogTimeline,
+  catalogAt,
+  emptyCatalog,
+  foldCatalog,
+  nextChangeAfter,
+  type PlanVersion,
+  type PriceVersion,
+  upcastCatalog,
+} from './catalog/timeline.js';
 export { consumptionOrder } from './consumption-order.js';
 export type { CommandDefinition, CommandOf, InputOf, Recall, ResultOf } from './decide/command.js';
 export { type Command, type CommandName, type Commands, commands } from './decide/commands.js';

@@ -29,6 +29,13 @@ import type { Currency, PlanTerms } from './types.js';
 
 const when = { effectiveAt: field.time.nullish() };
 
+/**
+ * The input schema of each catalog change, by its ledger method: catalog routes over HTTP validate
+ * with these too (every refusal `invalid_catalog`).
+ *
+ * @example
+ * const { code, decimals } = parseInput(catalogInputs.defineCurrency, { code: 'credits', decimals: 0 });
+ */
 export const catalogInputs = {
   defineCurrency: currencyDefinition,
   defineFeature: z.strictObject({ ...featureDefinition.shape, ...when }),
@@ -43,7 +50,12 @@ export const catalogInputs = {
   archivePlan: z.strictObject({ planId: catalogId(), ...when }),
 };
 
-/** A catalog change by name, as its decision reads it. */
+/**
+ * A catalog change by name, as its decision reads it.
+ *
+ * @example
+ * const change: CatalogChange = { type: 'updateFeature', key: 'ai-generation', perUnit: '12' };
+ */
 export type CatalogChange = {
   [K in keyof typeof catalogInputs]: { readonly type: K } & z.output<(typeof catalogInputs)[K]>;
 }[keyof typeof catalogInputs];
@@ -197,7 +209,7 @@ export function decideCatalog(
  * field of the code catalog (`currencies[0].decimals`).
  *
  * @example
- * const events = syncEvents(timeline, defineCatalogInput, Date.now());
+ * const events = syncEvents(timeline, catalogInput, Date.now());
  */
 export function syncEvents(timeline: CatalogTimeline, input: CatalogInput, nowMs: number): CatalogEvent[] {
   const events: CatalogEvent[] = [];

@@ -8,7 +8,12 @@ import type { PlanTerms } from './types.js';
  * usage or a subscription was priced by can always be read back as of its instant.
  */
 
-/** The stream a stored catalog lives in. */
+/**
+ * The stream a stored catalog lives in.
+ *
+ * @example
+ * const events = (await store.readStream(CATALOG_STREAM)).map(upcastCatalog);
+ */
 export const CATALOG_STREAM = 'catalog';
 
 /**
@@ -86,7 +91,10 @@ export type CatalogEvent = CurrencyDefined | FeaturePriced | PlanPublished | Pla
  * A catalog event as stored: with its id and the time it was recorded.
  *
  * @example
- * const recorded: RecordedCatalogEvent = { ...event, id: 'evt_01J…', at: '2025-01-01T00:00:00.000Z' };
+ * const recorded: RecordedCatalogEvent = {
+ *   type: 'plan_archived', data: { planId: 'legacy', effectiveAt: '2025-06-01T00:00:00.000Z' },
+ *   id: 'evt_01J…', at: '2025-01-01T00:00:00.000Z',
+ * };
  */
 export type RecordedCatalogEvent = CatalogEvent & { readonly id: string; readonly at: string };
 

@@ -9,7 +9,7 @@ import type { Catalog, Currency, Feature, Plan, PlanTerms } from './types.js';
  * (`catalogAt`). Like a customer's state, it is built only by folding its stream.
  *
  * @example
- * const timeline = foldCatalog(events);
+ * const timeline = foldCatalog(catalogEvents);
  * const now = catalogAt(timeline, Date.now());
  */
 export interface CatalogTimeline {
@@ -20,14 +20,24 @@ export interface CatalogTimeline {
   readonly plans: Map<string, { readonly versions: PlanVersion[]; archivedAtMs: number | null }>;
 }
 
-/** One price of a feature, in force from `effectiveAtMs`. */
+/**
+ * One price of a feature, in force from `effectiveAtMs`.
+ *
+ * @example
+ * const prices: PriceVersion[] = timeline.features.get('ai-generation')?.prices ?? [];
+ */
 export interface PriceVersion {
   readonly effectiveAtMs: number;
   readonly perUnit: string;
   readonly roundOn: Feature['roundOn'];
 }
 
-/** One version of a plan's terms, in force from `effectiveAtMs`. */
+/**
+ * One version of a plan's terms, in force from `effectiveAtMs`.
+ *
+ * @example
+ * const latest: PlanVersion | undefined = timeline.plans.get('free')?.versions.at(-1);
+ */
 export interface PlanVersion {
   readonly version: number;
   readonly effectiveAtMs: number;
@@ -53,7 +63,7 @@ export const emptyCatalog = (): CatalogTimeline => ({
  * Folds one catalog event in place; throws `corrupt_stream` for one that contradicts the stream.
  *
  * @example
- * for (const event of events) applyCatalogEvent(timeline, event);
+ * for (const event of catalogEvents) applyCatalogEvent(timeline, event);
  */
 export function applyCatalogEvent(timeline: CatalogTimeline, event: RecordedCatalogEvent): CatalogTimeline {
   const corrupt = (problem: string): never => {

@@ -191,7 +191,12 @@ function paidCycleGrants(recorder: Recorder, sub: SubscriptionState, cycle: numb
     : grantCycle(recorder, sub, cycle, context.now, { plan: true, carries: nothing, late: true });
 }
 
-/** A subscription just started or paid, and the grants that made. */
+/**
+ * A subscription just started or paid, and the grants that made: what a decision hands its result.
+ *
+ * @example
+ * const started: Started = { subscriptionId: 'sub_01J…', grantIds: ['sub_01J…_c0_g0'] };
+ */
 export interface Started {
   readonly subscriptionId: string;
   readonly grantIds: readonly string[];

@@ -158,6 +158,11 @@ type CatalogInputOf<K extends keyof typeof catalogInputs> = z.input<(typeof cata
  * by the price in force when it is tracked, a subscription keeps the terms it started on (unless a
  * version is published for renewals), a new plan version applies to new subscriptions. A change that
  * is already so writes nothing; one that would rewrite history is refused with `invalid_catalog`.
+ *
+ * @example
+ * const ledger = createLedger({ store }); // no catalog: it is kept in the store
+ * await ledger.defineCurrency({ code: 'credits', decimals: 0 });
+ * const { version } = await ledger.catalog();
  */
 export interface CatalogMethods {
   /** The catalog as of `at` (default now), with every price and plan version. @example await ledger.catalog() */
@@ -179,7 +184,7 @@ export interface CatalogMethods {
    * reprices and publishes what changed, writes nothing when all matches. Refuses, writing nothing,
    * a change that would rewrite history (a currency's places, a feature's currency).
    *
-   * @example await ledger.syncCatalog({ currencies: [...], features: [...], plans: [...] })
+   * @example await ledger.syncCatalog(catalogInput) // the same input as defineCatalog takes
    */
   syncCatalog(input: CatalogInput): Promise<CatalogView>;
 }
