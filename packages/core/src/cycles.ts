@@ -159,9 +159,9 @@ export function grantCycle(
     made.push(grantId);
   };
   if (what.plan)
-    sub.rules.forEach((rule, ruleIndex) =>
-      grantRule(ruleIndex, rule.amount, 'plan', what.late === true ? 'p' : 'g'),
-    );
+    sub.rules.forEach((rule, ruleIndex) => {
+      grantRule(ruleIndex, rule.amount, 'plan', what.late === true ? 'p' : 'g');
+    });
   for (const [ruleIndex, carry] of what.carries) {
     const decimals = recorder.state.accounts.get(sub.rules[ruleIndex]!.currency)!.decimals;
     grantRule(ruleIndex, formatAmount(carry, decimals), 'rollover', 'r');
@@ -186,7 +186,9 @@ const cyclePlanGrantIds = (sub: SubscriptionState, cycle: number): string[] =>
  */
 export function planGrantIds(sub: SubscriptionState, cycle: number): string[] {
   const ids = cyclePlanGrantIds(sub, cycle);
-  sub.rules.forEach((_, i) => ids.push(planGrantId(sub.subscriptionId, cycle, 'p', i)));
+  sub.rules.forEach((_, i) => {
+    ids.push(planGrantId(sub.subscriptionId, cycle, 'p', i));
+  });
   sub.rules.forEach((rule, i) => {
     if (rule.rollover !== null) ids.push(planGrantId(sub.subscriptionId, cycle, 'r', i));
   });

@@ -1,5 +1,4 @@
-import type { Money, PlanGrantRule, PlanTerms, Scope } from './catalog/index.js';
-import type { Interval } from './time.js';
+import type { Money, PlanTerms, Scope } from './catalog/index.js';
 
 /**
  * The facts Tally records. Each carries what was decided (resolved cost, allocations, plan terms), so

@@ -20,7 +20,7 @@ import { catalog, T0 } from './support.js';
  * @example
  * given(created('cus_1'))
  *   .when({ type: 'setCreditLimit', customerId: 'cus_1', currency: 'credits', limit: '50' })
- *   .then({ type: 'credit_limit_set', data: { currency: 'credits', limit: '50' } });
+ *   .thenRecords({ type: 'credit_limit_set', data: { currency: 'credits', limit: '50' } });
  */
 export function given(...history: RecordedEvent[]) {
   let nowMs = history.length === 0 ? T0 : Math.max(T0, Date.parse(history.at(-1)!.at));
@@ -35,7 +35,7 @@ export function given(...history: RecordedEvent[]) {
       const state = advanced(history, nowMs, options.recalledFromHistory ?? true);
       const decided = decide(state, command, context);
       return {
-        then(...expected: TallyEvent[]): RecordedEvent[] {
+        thenRecords(...expected: TallyEvent[]): RecordedEvent[] {
           if (!decided.ok) throw new Error(`refused with ${decided.error.code}: ${decided.error.message}`);
           expect(decided.events.map(({ type, data }) => ({ type, data }))).toEqual(expected);
           return decided.events;
@@ -53,7 +53,7 @@ export function given(...history: RecordedEvent[]) {
     whenTimeReaches(ms: number) {
       const due = advance(fold(history), ms);
       return {
-        then(...expected: TallyEvent[]): RecordedEvent[] {
+        thenRecords(...expected: TallyEvent[]): RecordedEvent[] {
           expect(due.events.map(({ type, data }) => ({ type, data }))).toEqual(expected);
           return due.events;
         },

@@ -8,7 +8,7 @@ describe('decide, given events, when a command', () => {
   test('a new customer is created; an existing one is refused', () => {
     given()
       .when({ type: 'createCustomer', customerId: 'cus_1', externalId: 'ext', metadata: { a: 'b' } })
-      .then({
+      .thenRecords({
         type: 'customer_created',
         data: { customerId: 'cus_1', externalId: 'ext', metadata: { a: 'b' } },
       });
@@ -27,7 +27,7 @@ describe('decide, given events, when a command', () => {
       ),
     )
       .when({ type: 'trackUsage', customerId: 'cus_1', feature: 'ai-generation', quantity: 2 })
-      .then({
+      .thenRecords({
         type: 'credits_deducted',
         data: {
           usageId: 'usage_1',
@@ -62,7 +62,7 @@ describe('decide, given events, when a command', () => {
     const history = stream(created('cus_1'), granted('g', '5.00', { currency: 'usd' }));
     const [first] = given(...history)
       .when({ type: 'trackUsage', customerId: 'cus_1', feature: 'tokens', quantity: 0.2 })
-      .then({
+      .thenRecords({
         type: 'credits_deducted',
         data: {
           usageId: 'usage_1',
@@ -81,7 +81,7 @@ describe('decide, given events, when a command', () => {
       });
     given(...history, first!)
       .when({ type: 'trackUsage', customerId: 'cus_1', feature: 'tokens', quantity: 0.2 })
-      .then({
+      .thenRecords({
         type: 'credits_deducted',
         data: {
           usageId: 'usage_1',
@@ -103,7 +103,7 @@ describe('decide, given events, when a command', () => {
   test('subscribing activates the plan with its terms and grants the first cycle; the same plan again is refused', () => {
     const [activated, grant] = given(...stream(created('cus_1')))
       .when({ type: 'subscribe', customerId: 'cus_1', planId: 'free' })
-      .then(
+      .thenRecords(
         {
           type: 'subscription_activated',
           data: {
@@ -157,20 +157,20 @@ describe('decide, given events, when a command', () => {
   test('an early expiry ends a spent plan grant too, so a later reversal forfeits its share', () => {
     const subscribed = given(...stream(created('cus_1')))
       .when({ type: 'subscribe', customerId: 'cus_1', planId: 'free' })
-      .then(expectAny(), expectAny());
+      .thenRecords(expectAny(), expectAny());
     const history = [...stream(created('cus_1')), ...subscribed];
     const used = given(...history)
       .when({ type: 'trackUsage', customerId: 'cus_1', feature: 'ai-generation', quantity: 10 })
-      .then(expectAny());
+      .thenRecords(expectAny());
     const canceled = given(...history, ...used)
       .when({ type: 'cancelSubscription', customerId: 'cus_1', at: 'now', expireCredits: true })
-      .then(
+      .thenRecords(
         { type: 'subscription_canceled', data: { subscriptionId: 'sub_1', endsAt: iso(T0) } },
         { type: 'grant_expired', data: { grantId: 'sub_1_c0_g0', currency: 'credits', amount: '0' } },
       );
     given(...history, ...used, ...canceled)
       .when({ type: 'reverseUsage', customerId: 'cus_1', usageId: 'usage_1' })
-      .then({
+      .thenRecords({
         type: 'usage_reversed',
         data: {
           usageId: 'usage_1',
@@ -223,7 +223,7 @@ describe('decide, given events, when a command', () => {
       ),
     )
       .when({ type: 'grant', customerId: 'cus_1', currency: 'credits', amount: '100' })
-      .then(
+      .thenRecords(
         {
           type: 'credits_granted',
           data: {
@@ -255,13 +255,13 @@ describe('advance, given events, when time passes', () => {
   test('a grant with credit left expires at its instant, with a derived id', () => {
     given(...stream(created('cus_1'), granted('g', '10', { expiresAt: iso(T0 + DAY) })))
       .whenTimeReaches(T0 + DAY)
-      .then({ type: 'grant_expired', data: { grantId: 'g', currency: 'credits', amount: '10' } });
+      .thenRecords({ type: 'grant_expired', data: { grantId: 'g', currency: 'credits', amount: '10' } });
   });
 
   test('nothing is due before the instant', () => {
     given(...stream(created('cus_1'), granted('g', '10', { expiresAt: iso(T0 + DAY) })))
       .whenTimeReaches(T0 + DAY - 1)
-      .then();
+      .thenRecords();
   });
 
   test('a hold frees itself at its expiry', () => {
@@ -279,7 +279,7 @@ describe('advance, given events, when time passes', () => {
       }),
     )
       .whenTimeReaches(T0 + 1000)
-      .then({
+      .thenRecords({
         type: 'hold_released',
         data: { holdId: 'h', currency: 'credits', amount: '5', reason: 'expired' },
       });

@@ -225,7 +225,7 @@ export function syncEvents(timeline: CatalogTimeline, input: CatalogInput, nowMs
       throw error;
     }
   };
-  input.currencies.forEach((c, i) => step({ type: 'defineCurrency', ...c }, `currencies[${i}]`));
+  for (const [i, c] of input.currencies.entries()) step({ type: 'defineCurrency', ...c }, `currencies[${i}]`);
   input.features.forEach((f, i) => {
     const known = working.features.get(f.key);
     if (known !== undefined && known.currency !== f.cost.currency) {
@@ -247,7 +247,10 @@ export function syncEvents(timeline: CatalogTimeline, input: CatalogInput, nowMs
   });
   input.plans.forEach((p, i) => {
     const known = working.plans.get(p.id);
-    if (known === undefined) return step({ type: 'definePlan', ...p }, `plans[${i}]`);
+    if (known === undefined) {
+      step({ type: 'definePlan', ...p }, `plans[${i}]`);
+      return;
+    }
     const current = catalogAt(working, Number.POSITIVE_INFINITY);
     const currencyOf = (code: string, at: string): Currency => {
       const currency = current.currencies.get(code);
