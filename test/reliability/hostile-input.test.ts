@@ -505,7 +505,7 @@ describe.each(targets)('hostile input on the $name store', (target) => {
             (v) => typeof v !== 'object' || v === null || !Object.hasOwn(v, 'customerId') || Array.isArray(v),
           ),
           async (input) => {
-            await expectRefused(f, before, method, input, ['input', 'customerId']);
+            await expectRefused(f, before, method, input, ['input', 'customerId', '__proto__']);
           },
         ),
         fcOptions({ runs: Math.ceil(runs / 2) }),
@@ -607,7 +607,7 @@ describe('hostile catalogs', () => {
       {
         id: 'free',
         interval: 'month',
-        price: '0',
+        price: { amount: '0.00', currency: 'USD' },
         grants: [
           { currency: 'credits', amount: '100', priority: 10, expires: 'cycle_end', rollover: { max: '50' } },
         ],
@@ -671,7 +671,13 @@ describe('hostile catalogs', () => {
     [['plans', 0], notObject, 'plans[0]'],
     [['plans', 0, 'id'], badCode, 'plans[0].id'],
     [['plans', 0, 'interval'], notIn(['day', 'week', 'month', 'year'], true), 'plans[0].interval'],
-    [['plans', 0, 'price'], badRate.filter((v) => v !== undefined), 'plans[0].price'],
+    [['plans', 0, 'price'], notObject.filter((v) => v !== undefined && v !== null), 'plans[0].price'],
+    [['plans', 0, 'price', 'amount'], badAmount(4, { zero: false, nullish: true }), 'plans[0].price.amount'],
+    [
+      ['plans', 0, 'price', 'currency'],
+      fc.oneof(nonString(), fc.constantFrom('', 'usd', 'US', 'USDX', ' USD', 'constructor')),
+      'plans[0].price.currency',
+    ],
     [['plans', 0, 'grants'], notArray, 'plans[0].grants'],
     [['plans', 0, 'grants', 0], notObject, 'plans[0].grants[0]'],
     [

@@ -28,11 +28,13 @@ export function parseInput<S extends z.ZodType>(
   }
   const own = ownFields(input as Record<string, unknown>);
   const result = schema.safeParse(own, { reportInput: true });
-  if (!result.success) throw refusal(schema, result.error.issues, options);
+  // A key that could reach a prototype is named before what the schema says of the fields around it,
+  // which may be an artefact of it (a catalog whose lists sit only behind __proto__).
   const forbidden = forbiddenKeyIn(own, options.field ?? '');
   if (forbidden !== null) {
     throw new TallyError(code ?? 'invalid_input', `${forbidden} is not an allowed key`, { field: forbidden });
   }
+  if (!result.success) throw refusal(schema, result.error.issues, options);
   return result.data;
 }
 
@@ -66,8 +68,9 @@ function ownFields(value: Record<string, unknown>): Record<string, unknown> {
 /** The path of the first nested key named like a prototype member, if any (inputs are small and shallow). */
 function forbiddenKeyIn(value: unknown, path: string): string | null {
   if (typeof value !== 'object' || value === null || value instanceof Date) return null;
+  const list = Array.isArray(value);
   for (const key of Object.keys(value)) {
-    const at = path === '' ? key : `${path}.${key}`;
+    const at = pathOf(path, [list ? Number(key) : key]);
     if (isForbiddenKey(key)) return at;
     const found = forbiddenKeyIn((value as Record<string, unknown>)[key], at);
     if (found !== null) return found;
