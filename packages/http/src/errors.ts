@@ -97,6 +97,9 @@ const STATUS: Record<HttpErrorCode, number> = {
   internal_error: 500,
 };
 
+/** Every code the API can answer with, in the order of the table above. */
+export const ERROR_CODES = Object.keys(STATUS) as readonly HttpErrorCode[];
+
 /**
  * The HTTP status an error code is answered with (500 for a code this version does not know).
  *

@@ -8,6 +8,7 @@ import { admitRoute, ownCustomer } from './customer-access.js';
 import { type Caller, type CustomerTokenOptions, customerTokenVerifier } from './customer-auth.js';
 import { type ErrorBody, type HttpErrorCode, statusOf } from './errors.js';
 import { HttpError } from './http-error.js';
+import { OPENAPI_PATH, openApiDocument } from './openapi.js';
 import { readBody, readQuery } from './request.js';
 import { call, routes } from './routes.js';
 
@@ -128,6 +129,15 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
       }),
     );
   }
+
+  // The API's description needs no credentials: it says nothing a client generator should not see.
+  let document: object | null = null;
+  app.get(OPENAPI_PATH, (c) => {
+    if (c.req.raw.method === 'HEAD') return fail(c, 'not_found', `no route HEAD ${OPENAPI_PATH}`);
+    readQuery(c.req.url, null);
+    document ??= openApiDocument();
+    return c.json(document);
+  });
 
   app.use('*', async (c, next) => {
     const authorization = c.req.header('authorization');
