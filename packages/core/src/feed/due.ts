@@ -54,7 +54,8 @@ const CUSTOMER_STREAM = 'customer-';
  * One process at a time does this (the index consumer's lease); in the others `settle` returns 0.
  *
  * @example
- * const processor = createProcessor({ store, name: 'emails', handle, due: ledgerDue({ ledger, store }) });
+ * const due = ledgerDue({ ledger, store });
+ * const processor = createProcessor({ store, name: 'emails', handle: async () => {}, due });
  * processor.start();
  */
 export function ledgerDue(options: LedgerDueOptions): DueSource {
