@@ -155,6 +155,38 @@ const notFuture = fc.oneof(
   fc.constantFrom<Date | string>(new Date(NOW_MS), new Date(NOW_MS).toISOString()),
 );
 
+/** Threshold lists no alert may take: not a list, too long, or holding a bad amount or percentage. */
+const badThresholds = fc.oneof(
+  fc.constantFrom(null, '10', 10, { percent: 20 }, {}),
+  fc.constant(Array.from({ length: 21 }, (_, i) => String(i + 1))),
+  fc.constant(['10', '10']),
+  fc.tuple(badAmount(0, { zero: false, nullish: true })).map(([amount]) => ['10', amount]),
+  fc
+    .oneof(badQuantity(), fc.constantFrom(100.01, 101, 12.345), fc.double({ min: 100.000001, noNaN: true }))
+    .map((percent) => [{ percent }]),
+  fc.constant([{ percent: 20, amount: '10' }]),
+);
+/** Spans no call may take: not a span, zero or less, fractional milliseconds, past ten years. */
+const badDuration = fc.oneof(
+  fc.constantFrom(
+    '3 days',
+    '3D',
+    'd',
+    '-3d',
+    '1.5d',
+    '',
+    'P3D',
+    0,
+    -1,
+    1.5,
+    Number.NaN,
+    1e13,
+    '99999999999999d',
+  ),
+  fc.constantFrom(true, {}, []),
+  fc.string({ maxLength: 6 }).filter((v) => !/^\d{1,12}(ms|s|m|h|d|w)$/.test(v)),
+);
+
 const SPECS: readonly MethodSpec[] = [
   {
     name: 'createCustomer',
@@ -307,6 +339,18 @@ const SPECS: readonly MethodSpec[] = [
     }),
   },
   {
+    name: 'setBalanceAlert',
+    method: 'setBalanceAlert',
+    base: () => ({ customerId: CUSTOMER, currency: 'credits', thresholds: ['10', { percent: 20 }] }),
+    fields: (f) => ({
+      customerId: customerId(f),
+      currency: idOf(f),
+      thresholds: badThresholds,
+      expiringWithin: badDuration,
+      idempotencyKey: key(),
+    }),
+  },
+  {
     name: 'check',
     method: 'check',
     base: () => ({ customerId: CUSTOMER, feature: 'ai-generation', quantity: 1 }),
@@ -363,6 +407,8 @@ const WRITE_METHODS: readonly Method[] = [
   'captureHold',
   'releaseHold',
   'setCreditLimit',
+  'setBalanceAlert',
+  'evaluateAlerts',
 ];
 const ALL_METHODS: readonly Method[] = [
   ...WRITE_METHODS,

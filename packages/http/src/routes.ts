@@ -123,6 +123,11 @@ export const routes: readonly Route[] = [
   write('/v1/holds/:holdId/release', 'releaseHold'),
   list('/v1/holds', 'holds', readInput),
   write('/v1/credit-limits', 'setCreditLimit'),
+  write('/v1/balance-alerts', 'setBalanceAlert'),
+  write('/v1/balance-alerts/evaluate', 'evaluateAlerts'),
+  write('/v1/auto-top-ups', 'setAutoTopUp'),
+  write('/v1/auto-top-ups/:requestId/complete', 'completeAutoTopUp'),
+  write('/v1/auto-top-ups/:requestId/fail', 'failAutoTopUp'),
   list('/v1/credit-accounts', 'creditAccounts', readInput),
   list('/v1/ledger', 'entries', currencyReadInput),
   // The catalog, built and changed over the API when the ledger keeps it in the store.
