@@ -47,6 +47,8 @@ export type {
 // The catalog
 export { defineCatalog } from './catalog/index.js';
 export type { CatalogView, FeatureView, PlanView } from './catalog/views.js';
+// The feed: consumers of the global order, and what stores keep for them
+export * from './consumer-store.js';
 export type { BalanceAlertView, Evaluated } from './decide/alerts.js';
 export type { AutoTopUpView } from './decide/auto-top-up.js';
 export type { IdKind } from './decide/context.js';
@@ -83,6 +85,7 @@ export type {
   TallyEventType,
   UsageReversed,
 } from './events.js';
+export * from './feed/index.js';
 // Auto top-up: the executor that calls the host's purchase function
 export {
   type AutoTopUpOutcome,
@@ -98,6 +101,7 @@ export {
   createLedger,
   type Ledger,
   type LedgerOptions,
+  type SettleDueResult,
   type WriteMethods,
 } from './ledger/create-ledger.js';
 export type * from './ledger/inputs.js';
