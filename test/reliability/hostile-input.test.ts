@@ -87,6 +87,8 @@ async function makeFixture(store: EventStore): Promise<Fixture> {
     idempotencyKey: FIXTURE_KEY,
   });
   const hold = await ledger.hold({ customerId: CUSTOMER, feature: 'ai-generation', quantity: 1 });
+  // A rule with nothing in flight (the usd balance is above it): completing or failing asks for a request.
+  await ledger.setAutoTopUp({ customerId: CUSTOMER, currency: 'usd', threshold: '0.00', amount: '10.00' });
   const known = new Set([
     CUSTOMER,
     FIXTURE_KEY,
@@ -351,6 +353,63 @@ const SPECS: readonly MethodSpec[] = [
     }),
   },
   {
+    name: 'setAutoTopUp',
+    method: 'setAutoTopUp',
+    base: () => ({ customerId: CUSTOMER, currency: 'usd', threshold: '0.00', amount: '10.00' }),
+    fields: (f) => ({
+      customerId: customerId(f),
+      currency: idOf(f),
+      threshold: badAmount(2, { zero: false, nullish: true }),
+      amount: badAmount(2, { zero: true, nullish: false }),
+      maxPerPeriod: fc.oneof(
+        fc.constantFrom(null, 3, '1d', {}, { count: 2 }, { period: '1d' }, { count: 2, period: '1d', extra: 1 }),
+        badQuantity().map((count) => ({ count, period: '1d' })),
+        badAmount(2, { zero: true, nullish: false }).map((amount) => ({ amount, period: '1d' })),
+        badDuration.map((period) => ({ count: 1, period })),
+      ),
+      cooldown: badDuration,
+      paused: badFlag,
+      maxFailures: fc.oneof(badQuantity(), fc.constantFrom(0, 101, 1.5, '3')).filter((v) => v !== undefined),
+      retryBackoff: badDuration,
+      idempotencyKey: key(),
+    }),
+  },
+  {
+    name: 'completeAutoTopUp',
+    method: 'completeAutoTopUp',
+    base: () => ({
+      customerId: CUSTOMER,
+      currency: 'usd',
+      requestId: 'evt_none',
+      paymentId: 'pi_1',
+      price: { amount: '1.00', currency: 'USD' },
+    }),
+    fields: (f) => ({
+      customerId: customerId(f),
+      currency: idOf(f),
+      requestId: idOf(f),
+      // Any well-formed payment id is one the host may give: only malformed ones are refused.
+      paymentId: malformedId(),
+      price: fc.oneof(
+        fc.constantFrom(null, '1.00', 1, {}, { amount: '1.00' }, { amount: '1.00', currency: 'usd' }),
+        badAmount(4, { zero: false, nullish: true }).map((amount) => ({ amount, currency: 'USD' })),
+      ),
+      idempotencyKey: key(),
+    }),
+  },
+  {
+    name: 'failAutoTopUp',
+    method: 'failAutoTopUp',
+    base: () => ({ customerId: CUSTOMER, currency: 'usd', requestId: 'evt_none', error: 'declined' }),
+    fields: (f) => ({
+      customerId: customerId(f),
+      currency: idOf(f),
+      requestId: idOf(f),
+      error: badText(1000, { nullish: true }),
+      idempotencyKey: key(),
+    }),
+  },
+  {
     name: 'check',
     method: 'check',
     base: () => ({ customerId: CUSTOMER, feature: 'ai-generation', quantity: 1 }),
@@ -409,6 +468,9 @@ const WRITE_METHODS: readonly Method[] = [
   'setCreditLimit',
   'setBalanceAlert',
   'evaluateAlerts',
+  'setAutoTopUp',
+  'completeAutoTopUp',
+  'failAutoTopUp',
 ];
 const ALL_METHODS: readonly Method[] = [
   ...WRITE_METHODS,

@@ -17,7 +17,7 @@ import { amountIn, currencyOf, type DecideContext, emptyAccount, requireCustomer
  *
  * @example
  * const alert = await ledger.setBalanceAlert({ customerId: 'cus_123', currency: 'credits', thresholds: ['100'] });
- * const firing = alert.thresholds.filter((t) => t.firing).map((t) => t.threshold);
+ * const firing = alert?.thresholds.filter((t) => t.firing).map((t) => t.threshold) ?? [];
  */
 export interface BalanceAlertView {
   readonly currency: string;
