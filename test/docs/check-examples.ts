@@ -75,6 +75,8 @@ const PRELUDE: Record<string, string> = {
   grantId: 'declare const grantId: string;',
   usageId: 'declare const usageId: string;',
   holdId: 'declare const holdId: string;',
+  requestId: 'declare const requestId: string;',
+  purchase: `declare const purchase: (request: ${core('PurchaseRequest')}) => Promise<${core('Purchased')}>;`,
   expiresAt: 'declare const expiresAt: string;',
   key: 'declare const key: string;',
   base: 'declare const base: string;',

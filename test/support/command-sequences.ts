@@ -135,6 +135,16 @@ export type Step =
   | { readonly op: 'reverse'; readonly c: number; readonly pick: number; readonly key: boolean }
   | { readonly op: 'void'; readonly c: number; readonly pick: number }
   | { readonly op: 'limit'; readonly c: number; readonly currency: Currency; readonly minor: number }
+  /** Sets (or, with no thresholds and no window, removes) a balance alert. */
+  | {
+      readonly op: 'alert';
+      readonly c: number;
+      readonly currency: Currency;
+      /** Absolute thresholds in minor units. */
+      readonly levels: readonly number[];
+      readonly percent: number | null;
+      readonly within: number | null;
+    }
   /** Sends one of the earlier accepted keyed requests again, later. */
   | { readonly op: 'retry'; readonly pick: number }
   /** Changes a feature's price (a ledger whose catalog is stored), now or from a later instant. */
@@ -282,10 +292,23 @@ const BURSTABLE = new Set<Step['op']>([
   'reverse',
   'limit',
   'void',
+  'alert',
 ]);
+
+const alert: fc.Arbitrary<Step> = currency.chain((cur) =>
+  fc.record({
+    op: fc.constant('alert' as const),
+    c: customer,
+    currency: fc.constant(cur),
+    levels: fc.uniqueArray(minorFor(cur), { maxLength: 3 }),
+    percent: fc.option(fc.constantFrom(10, 25, 50, 90), { nil: null }),
+    within: fc.option(fc.constantFrom(HOUR, DAY, 5 * DAY), { nil: null }),
+  }),
+);
 
 const step: fc.Arbitrary<Step> = fc.oneof(
   { weight: 30, arbitrary: single },
+  { weight: 2, arbitrary: alert },
   {
     weight: 1,
     arbitrary: fc
@@ -700,6 +723,17 @@ export async function runSequence(
       case 'limit':
         return () =>
           ledger.setCreditLimit({ customerId, currency: s.currency, limit: format(s.minor, s.currency) });
+      case 'alert':
+        return () =>
+          ledger.setBalanceAlert({
+            customerId,
+            currency: s.currency,
+            thresholds: [
+              ...s.levels.map((m) => format(m, s.currency)),
+              ...(s.percent === null ? [] : [{ percent: s.percent }]),
+            ],
+            ...(s.within === null ? {} : { expiringWithin: s.within }),
+          });
     }
   }
 
@@ -715,7 +749,7 @@ export async function runSequence(
   function remember(s: CommandStep, result: unknown): void {
     const customerId = CUSTOMERS[s.c]!;
     const mine = known.get(customerId)!;
-    const r = result as Record<string, unknown>;
+    const r = (result ?? {}) as Record<string, unknown>;
     if (s.op === 'createCustomer') exists.add(customerId);
     if (typeof r.usageId === 'string' && s.op !== 'reverse') mine.usages.push(r.usageId);
     if (s.op === 'hold') mine.holds.push(r.holdId as string);
@@ -736,6 +770,41 @@ export async function runSequence(
       oracleFigures(expected, clock.ms),
       `${where}: live figures differ from the fold of the stored events`,
     );
+    checkAlerts(await store.readAll(), customerId, `${where} ${customerId}`);
+  }
+}
+
+/**
+ * Balance alerts in a stream are exactly once per crossing: per threshold, fired and re-armed take
+ * turns (starting from where the alert was set), each fired below its threshold and each re-armed at or
+ * above it, and a grant is noticed at most once while it holds credit.
+ */
+function checkAlerts(events: readonly StoredEvent[], customerId: string, where: string): void {
+  const below = new Map<string, boolean>();
+  const noticed = new Set<string>();
+  for (const stored of events) {
+    if (stored.streamId !== `customer-${customerId}`) continue;
+    const e = upcast(stored);
+    if (e.type === 'balance_alert_set') {
+      for (const key of [...below.keys()]) if (key.startsWith(`${e.data.currency}/`)) below.delete(key);
+      for (const t of e.data.thresholds)
+        below.set(`${e.data.currency}/${t.key}`, e.data.below.includes(t.key));
+    } else if (e.type === 'balance_alert_triggered' || e.type === 'balance_alert_rearmed') {
+      const key = `${e.data.currency}/${e.data.threshold}`;
+      const firing = e.type === 'balance_alert_triggered';
+      strictEqual(below.get(key), !firing, `${where}: ${e.type} ${key} twice in a row (${e.id})`);
+      below.set(key, firing);
+      ok(
+        firing
+          ? minor(e.data.available) < minor(e.data.amount)
+          : minor(e.data.available) >= minor(e.data.amount),
+        `${where}: ${e.type} ${key} with available ${e.data.available}`,
+      );
+    } else if (e.type === 'credits_expiring') {
+      ok(!noticed.has(e.data.grantId), `${where}: ${e.data.grantId} noticed twice`);
+      noticed.add(e.data.grantId);
+      ok(e.at < e.data.expiresAt, `${where}: notice of ${e.data.grantId} at or after its expiry`);
+    }
   }
 }
 

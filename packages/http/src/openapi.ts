@@ -149,13 +149,17 @@ function operationId(route: Route): string {
 function successResponse(route: Route): [string, unknown] {
   const list =
     (route.kind === 'read' && route.list) || (route.kind === 'catalog-read' && route.pick !== null);
-  const schema = list ? ref('schemas', 'List') : ref('schemas', 'Object');
+  // The ledger's statement is read a page at a time.
+  const page = route.kind === 'read' && route.call === 'entries';
+  const schema = page ? ref('schemas', 'Page') : list ? ref('schemas', 'List') : ref('schemas', 'Object');
   const status = route.kind === 'write' || route.kind === 'catalog-change' ? route.status : 200;
-  const description = list
-    ? 'The list, as `{ data: [...] }`.'
-    : status === 201
-      ? 'Created: the object the ledger returns, as JSON.'
-      : 'The object the ledger returns, as JSON.';
+  const description = page
+    ? 'A page, as `{ data: [...], nextCursor, hasMore }`: pass `nextCursor` as `cursor` for the next.'
+    : list
+      ? 'The list, as `{ data: [...] }`.'
+      : status === 201
+        ? 'Created: the object the ledger returns, as JSON.'
+        : 'The object the ledger returns, as JSON.';
   return [String(status), { description, content: { 'application/json': { schema } } }];
 }
 
@@ -321,6 +325,15 @@ export function openApiDocument(table: readonly Route[] = routes): OpenApiDocume
           type: 'object',
           required: ['data'],
           properties: { data: { type: 'array', items: ref('schemas', 'Object') } },
+        },
+        Page: {
+          type: 'object',
+          required: ['data', 'nextCursor', 'hasMore'],
+          properties: {
+            data: { type: 'array', items: ref('schemas', 'Object') },
+            nextCursor: { type: ['string', 'null'] },
+            hasMore: { type: 'boolean' },
+          },
         },
         Object: {
           type: 'object',

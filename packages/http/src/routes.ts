@@ -134,6 +134,11 @@ export const routes: readonly Route[] = [
   write('/v1/holds/:holdId/release', 'releaseHold', 200, 'releaseHold'),
   list('/v1/holds', 'holds', readInput, 'read'),
   write('/v1/credit-limits', 'setCreditLimit'),
+  write('/v1/balance-alerts', 'setBalanceAlert'),
+  write('/v1/balance-alerts/evaluate', 'evaluateAlerts'),
+  write('/v1/auto-top-ups', 'setAutoTopUp'),
+  write('/v1/auto-top-ups/:requestId/complete', 'completeAutoTopUp'),
+  write('/v1/auto-top-ups/:requestId/fail', 'failAutoTopUp'),
   list('/v1/credit-accounts', 'creditAccounts', readInput, 'read'),
   // A page: `{ data, nextCursor, hasMore }` as the ledger answers it.
   {

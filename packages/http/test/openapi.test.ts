@@ -97,8 +97,17 @@ describe('GET /v1/openapi.json', () => {
     expect(at(bodyOf('/v1/holds/{holdId}/capture'), 'properties')).not.toHaveProperty('holdId');
     // Times are date-time strings over HTTP; a query has no null.
     const query = at(op('/v1/ledger', 'get'), 'parameters') as { name: string; schema: unknown }[];
-    expect(query.map((p) => p.name)).toEqual(['customerId', 'currency', 'at']);
-    expect(query[2]!.schema).toMatchObject({ type: 'string', format: 'date-time' });
+    expect(query.map((p) => p.name)).toEqual([
+      'customerId',
+      'currency',
+      'from',
+      'to',
+      'at',
+      'limit',
+      'cursor',
+      'order',
+    ]);
+    expect(query.find((p) => p.name === 'at')!.schema).toMatchObject({ type: 'string', format: 'date-time' });
     // A secret key's route needs its customer; a token's may leave it out.
     expect(at(bodyOf('/v1/grants'), 'required')).toContain('customerId');
     expect(at(body, 'required')).not.toContain('customerId');

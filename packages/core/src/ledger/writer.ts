@@ -267,7 +267,11 @@ export class Writer {
       }
     }
 
-    if (written.length > dueCount) {
+    // A command that exists to store what fell due appends it even when it records nothing itself.
+    const storesDue =
+      dueCount > 0 &&
+      jobs.some((job) => settled.get(job)?.ok === true && definitionOf(job.command).storesDue === true);
+    if (written.length > dueCount || storesDue) {
       if (!(await this.append(customerId, written, loaded, recorder.state, expectedVersion, catalog.version)))
         return { kind: 'conflict', stale };
     } else if (cached !== undefined) {
