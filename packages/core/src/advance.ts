@@ -56,6 +56,19 @@ export function advance(
   return { state: recorder.state, events: recorder.events, complete: true };
 }
 
+/**
+ * The instant `state` next has something due after `afterMs` (everything due by `afterMs` already
+ * folded in), or null when nothing is scheduled: what the feed's time index keeps per customer.
+ *
+ * @example
+ * const { state } = advance(fold(events), nowMs);
+ * const next = nextDueAt(state, nowMs); // e.g. the soonest grant expiry, or the next renewal
+ */
+export function nextDueAt(state: CustomerState, afterMs: number): number | null {
+  const at = nextDueInstant(state, Number.POSITIVE_INFINITY, afterMs);
+  return at === null || !Number.isFinite(at) ? null : at;
+}
+
 const noFreshIds = (): string => {
   throw new Error('advance records every event with its own derived id');
 };

@@ -31,6 +31,8 @@ export type {
 // The catalog
 export { defineCatalog } from './catalog/index.js';
 export type { CatalogView, FeatureView, PlanView } from './catalog/views.js';
+// The feed: consumers of the global order, and what stores keep for them
+export * from './consumer-store.js';
 export type { IdKind } from './decide/context.js';
 export type { CustomerResult } from './decide/customer.js';
 export type { GrantResult } from './decide/grant.js';
@@ -65,6 +67,7 @@ export type {
   TallyEventType,
   UsageReversed,
 } from './events.js';
+export * from './feed/index.js';
 export type { CatalogMethods } from './ledger/create-ledger.js';
 // The ledger
 export {
@@ -72,6 +75,7 @@ export {
   createLedger,
   type Ledger,
   type LedgerOptions,
+  type SettleDueResult,
   type WriteMethods,
 } from './ledger/create-ledger.js';
 export type * from './ledger/inputs.js';
