@@ -32,7 +32,6 @@ export {
 export {
   createWebhooks,
   type DeliveryPass,
-  type FeedBatch,
   type Webhooks,
   type WebhooksOptions,
 } from './webhooks.js';

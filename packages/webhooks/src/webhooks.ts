@@ -3,6 +3,7 @@ import {
   ConcurrencyConflictError,
   DuplicateIdempotencyKeyError,
   type EventStore,
+  type FeedBatch,
   type NewEvent,
   type StoredEvent,
   TallyError,
@@ -42,19 +43,6 @@ import {
 } from './outbox.js';
 import { post } from './send.js';
 import { EVENT_ID_HEADER, SIGNATURE_HEADER, signatureHeader, type WebhookEvent } from './signature.js';
-
-/**
- * A batch of the store's global order, as the feed processor hands it to its handler: events of one
- * partition, in that partition's order.
- *
- * @example
- * const batch: FeedBatch = { partition: 'all', events: await store.readAll({ after: 0n, limit: 100 }) };
- * await webhooks.handle(batch);
- */
-export interface FeedBatch {
-  readonly partition: string;
-  readonly events: readonly StoredEvent[];
-}
 
 /**
  * Options of {@link createWebhooks}.

@@ -2,8 +2,7 @@
  * A stand-in for the feed processor in the tests: reads the store's global order from `after` and
  * hands it to `handle` in batches, as the processor would, returning the last position handed.
  */
-import type { EventStore } from '@tally/core';
-import type { FeedBatch } from '@tally/webhooks';
+import type { EventStore, FeedBatch } from '@tally/core';
 
 export async function pump(
   store: EventStore,
