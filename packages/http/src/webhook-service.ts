@@ -4,7 +4,12 @@
  * input, so the API refuses exactly what the library refuses.
  */
 
-/** The webhooks methods the routes call. */
+/**
+ * The webhooks methods the routes call.
+ *
+ * @example
+ * const replay: WebhookCallName = 'replayDelivery'; // POST /v1/webhook-deliveries/:deliveryId/replay
+ */
 export type WebhookCallName =
   | 'registerEndpoint'
   | 'updateEndpoint'

@@ -198,7 +198,7 @@ export interface WebhookEndpoint {
  * the receiver needs for `verifyWebhook` and which is not shown again.
  *
  * @example
- * const { id, secret }: WebhookEndpointWithSecret = await webhooks.registerEndpoint({ url, eventTypes: ['*'] });
+ * const { id, secret }: WebhookEndpointWithSecret = await webhooks.registerEndpoint({ url: 'https://example.com/hooks', eventTypes: ['*'] });
  */
 export interface WebhookEndpointWithSecret extends WebhookEndpoint {
   readonly secret: string;

@@ -12,7 +12,7 @@
  * const { secret } = await webhooks.registerEndpoint({ url: 'https://example.com/hooks', eventTypes: ['credits_deducted'] });
  * webhooks.start();
  * // in the receiver:
- * const event = verifyWebhook(rawBody, request.headers.get('tally-signature'), secret);
+ * const event = verifyWebhook(await request.text(), request.headers.get('tally-signature'), secret);
  *
  * @packageDocumentation
  */

@@ -7,9 +7,19 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
  * its tolerance, which bounds how long a captured delivery can be replayed.
  */
 
-/** The header carrying the timestamp and the signatures. */
+/**
+ * The header carrying the timestamp and the signatures.
+ *
+ * @example
+ * const header = request.headers.get(SIGNATURE_HEADER); // 't=1767225600,v1=5f1c…'
+ */
 export const SIGNATURE_HEADER = 'Tally-Signature';
-/** The header carrying the id of the ledger event delivered: the same on every retry of it. */
+/**
+ * The header carrying the id of the ledger event delivered: the same on every retry of it.
+ *
+ * @example
+ * const eventId = request.headers.get(EVENT_ID_HEADER); // deduplicate on it
+ */
 export const EVENT_ID_HEADER = 'Tally-Event-Id';
 
 const HEX_SHA256 = /^[0-9a-f]{64}$/;
@@ -61,8 +71,11 @@ export type WebhookVerificationReason =
  * A delivery `verifyWebhook` refuses; `reason` says why. Answer it with a 4xx and do not act on it.
  *
  * @example
- * try { verifyWebhook(body, header, secret) }
- * catch (error) { if (error instanceof WebhookVerificationError) return res.writeHead(400).end(error.reason); throw error; }
+ * function receive(body: string, header: string | null): Response {
+ *   try { verifyWebhook(body, header, secret) }
+ *   catch (error) { if (error instanceof WebhookVerificationError) return new Response(error.reason, { status: 400 }); throw error; }
+ *   return new Response(null, { status: 200 });
+ * }
  */
 export class WebhookVerificationError extends Error {
   override readonly name = 'WebhookVerificationError';
@@ -91,7 +104,7 @@ export interface VerifyOptions {
  * A delivered event, as `verifyWebhook` returns it once the signature holds.
  *
  * @example
- * const event: WebhookEvent = verifyWebhook(body, header, secret);
+ * const event: WebhookEvent = verifyWebhook(body, request.headers.get('tally-signature'), secret);
  * if (event.type === 'credits_deducted') console.log(event.customerId, event.data);
  */
 export interface WebhookEvent {
