@@ -83,6 +83,10 @@ const PRELUDE: Record<string, string> = {
   headers: 'declare const headers: Record<string, string>;',
   response: 'declare const response: Response;',
   body: 'declare const body: string;',
+  // @tally/webhooks: the sender, and what a receiver has in hand.
+  webhooks: "declare const webhooks: import('@tally/webhooks').Webhooks;",
+  request: 'declare const request: Request;',
+  secret: 'declare const secret: string;',
   apiKeys: 'declare const apiKeys: string[];',
   pool: "declare const pool: import('pg').Pool;",
   logger: 'declare const logger: { error(details: unknown): void; info(details: unknown): void };',

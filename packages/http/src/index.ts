@@ -28,3 +28,4 @@ export { statusOf } from './errors.js';
 export { createHttpHandler, type HttpHandler, type HttpHandlerOptions } from './handler.js';
 export { toNodeListener } from './node.js';
 export { type OpenApiDocument, openApiDocument } from './openapi.js';
+export type { WebhookCallName, WebhookService } from './webhook-service.js';

@@ -60,6 +60,9 @@ function inputOf(route: Route): z.ZodType | null {
     case 'read':
       if (route.query !== null) return route.query;
       return route.call === 'check' ? checkInput : customerRef;
+    case 'webhooks':
+      // @tally/webhooks validates its own bodies; the route table knows only a GET's query names.
+      return route.query;
     default:
       return unreachable(route);
   }
@@ -138,6 +141,7 @@ function operationId(route: Route): string {
       return route.command;
     case 'catalog-change':
     case 'read':
+    case 'webhooks':
       return route.call;
     case 'catalog-read':
       return route.pick === null ? 'catalog' : `catalog${route.pick[0]!.toUpperCase()}${route.pick.slice(1)}`;
@@ -148,11 +152,15 @@ function operationId(route: Route): string {
 
 function successResponse(route: Route): [string, unknown] {
   const list =
-    (route.kind === 'read' && route.list) || (route.kind === 'catalog-read' && route.pick !== null);
+    ((route.kind === 'read' || route.kind === 'webhooks') && route.list) ||
+    (route.kind === 'catalog-read' && route.pick !== null);
   // The ledger's statement is read a page at a time.
   const page = route.kind === 'read' && route.call === 'entries';
   const schema = page ? ref('schemas', 'Page') : list ? ref('schemas', 'List') : ref('schemas', 'Object');
-  const status = route.kind === 'write' || route.kind === 'catalog-change' ? route.status : 200;
+  const status =
+    route.kind === 'write' || route.kind === 'catalog-change' || route.kind === 'webhooks'
+      ? route.status
+      : 200;
   const description = page
     ? 'A page, as `{ data: [...], nextCursor, hasMore }`: pass `nextCursor` as `cursor` for the next.'
     : list

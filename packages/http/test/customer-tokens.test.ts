@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { createLedger, isTallyError, type Ledger } from '@tally/core';
 import { memoryStore } from '@tally/store-memory';
+import { createWebhooks } from '@tally/webhooks';
 import fc from 'fast-check';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { describe, expect, it } from 'vitest';
@@ -35,6 +36,7 @@ interface World {
     grantId: string;
     holdId: string;
     topUpRequestId: string;
+    deliveryId: string;
   };
 }
 
@@ -64,10 +66,21 @@ async function world(options: Partial<HttpHandlerOptions> = {}): Promise<World> 
   await ledger.setAutoTopUp({ customerId: 'cus_a', currency: 'credits', threshold: '1000', amount: '100' });
   const [rule] = (await ledger.evaluateAlerts({ customerId: 'cus_a' })).autoTopUps;
   ids.topUpRequestId = rule!.pending!.requestId;
+  // Webhooks with one endpoint and one delivery made (to a receiver that takes everything).
+  const webhooks = createWebhooks({ store, fetch: async () => new Response('') });
+  await webhooks.registerEndpoint({
+    id: 'billing',
+    url: 'https://example.com/hooks',
+    eventTypes: ['customer_created'],
+  });
+  await webhooks.handle({ partition: 'all', events: await store.readAll() });
+  await webhooks.deliverDue();
+  ids.deliveryId = (await webhooks.deliveries({ endpointId: 'billing' }))[0]!.id;
   const handler = createHttpHandler({
     ledger,
     apiKeys: [API_KEY],
     customerTokens: { secret: SECRET },
+    webhooks,
     ...options,
   });
   return {
@@ -207,6 +220,25 @@ const requests: Record<string, (ids: World['ids']) => Sent> = {
     path: `/v1/auto-top-ups/${ids.topUpRequestId}/fail`,
     body: { customerId: 'cus_a', currency: 'credits', error: 'card declined' },
   }),
+  'POST /v1/webhook-endpoints': () => ({
+    method: 'POST',
+    path: '/v1/webhook-endpoints',
+    body: { url: 'https://example.com/other', eventTypes: ['*'] },
+  }),
+  'GET /v1/webhook-endpoints': () => ({ method: 'GET', path: '/v1/webhook-endpoints' }),
+  'PATCH /v1/webhook-endpoints/:endpointId': () => ({
+    method: 'PATCH',
+    path: '/v1/webhook-endpoints/billing',
+    body: { enabled: false },
+  }),
+  'GET /v1/webhook-endpoints/:endpointId/deliveries': () => ({
+    method: 'GET',
+    path: '/v1/webhook-endpoints/billing/deliveries',
+  }),
+  'POST /v1/webhook-deliveries/:deliveryId/replay': (ids) => ({
+    method: 'POST',
+    path: `/v1/webhook-deliveries/${encodeURIComponent(ids.deliveryId)}/replay`,
+  }),
   'GET /v1/credit-accounts': () => ({ method: 'GET', path: '/v1/credit-accounts?customerId=cus_a' }),
   'GET /v1/ledger': () => ({ method: 'GET', path: '/v1/ledger?customerId=cus_a&currency=credits' }),
   'GET /v1/catalog': () => ({ method: 'GET', path: '/v1/catalog' }),
@@ -279,6 +311,11 @@ const expected: Record<string, readonly [number, number, number, number, number,
   'POST /v1/auto-top-ups': /*                       */ [401, 200, 403, 403, 401, 401, 403],
   'POST /v1/auto-top-ups/:requestId/complete': /*   */ [401, 200, 403, 403, 401, 401, 403],
   'POST /v1/auto-top-ups/:requestId/fail': /*       */ [401, 200, 403, 403, 401, 401, 403],
+  'POST /v1/webhook-endpoints': /*                  */ [401, 201, 403, 403, 401, 401, 403],
+  'GET /v1/webhook-endpoints': /*                   */ [401, 200, 403, 403, 401, 401, 403],
+  'PATCH /v1/webhook-endpoints/:endpointId': /*     */ [401, 200, 403, 403, 401, 401, 403],
+  'GET /v1/webhook-endpoints/:endpointId/deliveries': [401, 200, 403, 403, 401, 401, 403],
+  'POST /v1/webhook-deliveries/:deliveryId/replay': [401, 200, 403, 403, 401, 401, 403],
   'GET /v1/credit-accounts': /*                     */ [401, 200, 200, 403, 401, 401, 200],
   'GET /v1/ledger': /*                              */ [401, 200, 200, 403, 401, 401, 200],
   'GET /v1/catalog': /*                             */ [401, 200, 403, 403, 401, 401, 403],

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { compileErrors, validate } from '@readme/openapi-parser';
 import { createLedger } from '@tally/core';
 import { memoryStore } from '@tally/store-memory';
+import { createWebhooks } from '@tally/webhooks';
 import openapiTS, { astToString } from 'openapi-typescript';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,7 +19,8 @@ let server: TestServer;
 let doc: OpenApiDocument;
 beforeAll(async () => {
   // A ledger that keeps its catalog in the store: the quickstart builds it through the API.
-  server = await startServer({ ledger: createLedger({ store: memoryStore() }) });
+  const store = memoryStore();
+  server = await startServer({ ledger: createLedger({ store }), webhooks: createWebhooks({ store }) });
   const res = await fetch(`${server.url}/v1/openapi.json`);
   expect(res.status).toBe(200);
   doc = (await res.json()) as OpenApiDocument;
