@@ -380,3 +380,40 @@ describe('a store with several partitions (a store sharded by customer)', () => 
     );
   });
 });
+
+describe('the time index beside a customer that cannot be read', () => {
+  it('reports it and still puts the other customers’ due facts in the feed', async () => {
+    const { memoryStore } = await import('@tally/store-memory');
+    const store = memoryStore();
+    let nowMs = Date.parse('2025-01-01T00:00:00.000Z');
+    const clock = () => new Date(nowMs);
+    const ledger = createLedger({ catalog, store, clock });
+    await store.append('customer-broken', [raw('not-a-ledger-event')], { expectedVersion: 0 });
+    await ledger.createCustomer({ customerId: 'cus_ok' });
+    await ledger.grant({
+      customerId: 'cus_ok',
+      currency: 'credits',
+      amount: '5',
+      source: 'promotion',
+      expiresAt: '2025-01-01T01:00:00.000Z',
+    });
+    const reported: unknown[] = [];
+    const seen: StoredEvent[] = [];
+    const p = createProcessor({
+      store,
+      name: 'beside-broken',
+      clock,
+      due: ledgerDue({ ledger, store, onError: (error) => reported.push(error) }),
+      handle: async (b) => void seen.push(...b.events),
+    });
+    await p.runOnce();
+    nowMs = Date.parse('2025-01-01T02:00:00.000Z');
+    await p.runOnce();
+    await p.runOnce();
+    expect(seen.filter((e) => e.type === 'grant_expired').map((e) => e.streamId)).toEqual([
+      'customer-cus_ok',
+    ]);
+    expect(reported.length).toBeGreaterThan(0);
+    expect(reported[0]).toMatchObject({ code: expect.stringMatching(/unknown_event|corrupt_stream/) });
+  });
+});
