@@ -421,6 +421,12 @@ const SPECS: readonly MethodSpec[] = [
     base: () => ({ customerId: CUSTOMER }),
     fields: (f) => ({ customerId: customerId(f) }),
   },
+  {
+    name: 'settleDue',
+    method: 'settleDue',
+    base: () => ({ customerId: CUSTOMER }),
+    fields: (f) => ({ customerId: customerId(f) }),
+  },
   ...(['creditAccounts', 'holds', 'subscriptions'] as const).map(
     (method): MethodSpec => ({
       name: method,
@@ -482,6 +488,7 @@ const ALL_METHODS: readonly Method[] = [
   'holds',
   'subscriptions',
   'verify',
+  'settleDue',
 ];
 
 async function call(ledger: Ledger, method: Method, input: unknown): Promise<unknown> {

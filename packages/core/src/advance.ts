@@ -62,6 +62,7 @@ export function advance(
  * folded in), or null when nothing is scheduled: what the feed's time index keeps per customer.
  *
  * @example
+ * const nowMs = Date.now();
  * const { state } = advance(fold(events), nowMs);
  * const next = nextDueAt(state, nowMs); // e.g. the soonest grant expiry, or the next renewal
  */

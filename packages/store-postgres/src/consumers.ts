@@ -3,6 +3,9 @@ import { prepared, type Queryable } from './queryable.js';
 
 /**
  * The tables of the feed's consumers in schema `s` (quoted), part of `postgresSchemaSql`.
+ *
+ * @example
+ * const ddl = consumersSchemaSql('"billing"'); // checkpoints, leases, the time index
  */
 export function consumersSchemaSql(s: string): string {
   return `
@@ -31,6 +34,9 @@ CREATE INDEX IF NOT EXISTS due_index_due_at ON ${s}.due_index (due_at_ms) WHERE 
 /**
  * Consumer storage in the store's schema. Each operation is one statement: an upsert whose `WHERE`
  * decides under the row's lock, so two processes racing for a lease or a checkpoint never both win.
+ *
+ * @example
+ * const consumers = postgresStore({ pool }).consumers!; // what postgresStore builds with it
  */
 export function postgresConsumers(db: Queryable, s: string, ready: () => Promise<void>): ConsumerStore {
   const sql = {

@@ -37,8 +37,21 @@ interface DueRow {
  * Consumer storage in the store's SQLite file. Every write is its own `BEGIN IMMEDIATE` transaction,
  * so a lease is taken under the database's write lock: two processes never both see it free. Lease
  * times are this machine's clock (every process on one SQLite file shares it).
+ *
+ * `syncsEveryCommit`: the store runs at `synchronous = FULL`. These writes then commit at NORMAL, as
+ * snapshots do: a checkpoint lost to a power cut only delivers its batch again (delivery is at least
+ * once), a lost lease renewal only lets the lease lapse, and a lost due entry is written again when
+ * the index consumer, whose checkpoint went with it, reads the event again. An fsync each would
+ * make every poll of every consumer queue for the disk behind the writers.
+ *
+ * @example
+ * const consumers = sqliteConsumers(new Database('ledger.db'), true); // sqliteStore does this itself
  */
-export function sqliteConsumers(db: Database.Database, now: () => number = Date.now): ConsumerStore {
+export function sqliteConsumers(
+  db: Database.Database,
+  syncsEveryCommit: boolean,
+  now: () => number = Date.now,
+): ConsumerStore {
   const selectCheckpoint = db.prepare<[string], { partition: string; position: bigint }>(
     'SELECT partition, position FROM consumer_checkpoints WHERE name = ?',
   );
@@ -64,14 +77,22 @@ export function sqliteConsumers(db: Database.Database, now: () => number = Date.
     `SELECT stream_id, version, due_at_ms FROM due_index
       WHERE due_at_ms IS NOT NULL AND due_at_ms <= ? ORDER BY due_at_ms, stream_id LIMIT ?`,
   );
-  const lease = db.transaction((name: string, holder: string, ttlMs: number): boolean => {
+  const write = <A extends unknown[], R>(fn: (...args: A) => R) => {
+    const transaction = db.transaction(fn);
+    return (...args: A): R => {
+      if (!syncsEveryCommit) return transaction.immediate(...args);
+      db.pragma('synchronous = NORMAL');
+      try {
+        return transaction.immediate(...args);
+      } finally {
+        db.pragma('synchronous = FULL');
+      }
+    };
+  };
+  const lease = write((name: string, holder: string, ttlMs: number): boolean => {
     const at = now();
     return takeLease.run(name, holder, at + ttlMs, holder, at).changes > 0;
   });
-  const write = <A extends unknown[]>(fn: (...args: A) => void) => {
-    const transaction = db.transaction(fn);
-    return (...args: A) => transaction.immediate(...args);
-  };
   const saveCheckpoint = write((name: string, partition: string, position: bigint) => {
     upsertCheckpoint.run(name, partition, position);
   });
@@ -95,7 +116,7 @@ export function sqliteConsumers(db: Database.Database, now: () => number = Date.
     async acquireLease(name, holder, ttlMs) {
       assertConsumerName(name);
       assertConsumerName(holder, 'lease holder');
-      return lease.immediate(name, holder, Math.max(0, Math.floor(ttlMs)));
+      return lease(name, holder, Math.max(0, Math.floor(ttlMs)));
     },
     async releaseLease(name, holder) {
       release(name, holder);

@@ -123,7 +123,7 @@ export function sqliteStore(options: SqliteStoreOptions): EventStore {
   });
 
   return {
-    consumers: sqliteConsumers(db),
+    consumers: sqliteConsumers(db, syncsEveryCommit),
 
     async append(streamId: string, events: readonly NewEvent[], appendOptions: AppendOptions) {
       assertAppendable(streamId, events, appendOptions);

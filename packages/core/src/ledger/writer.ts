@@ -298,9 +298,6 @@ export class Writer {
    * Stores what time alone has made due for the customer by now, with no command (reads fold it
    * without writing), so that it reaches the feed at its instant; answers the events stored and when
    * the next falls due. A lost race is decided again, as a command's is.
-   *
-   * @example
-   * const { events, nextDueAtMs } = await writer.settleDue('cus_123');
    */
   async settleDue(customerId: string): Promise<SettledDue> {
     const { cache, catalogs, clock, maxAttempts } = this.options;
