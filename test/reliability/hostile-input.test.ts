@@ -362,7 +362,15 @@ const SPECS: readonly MethodSpec[] = [
       threshold: badAmount(2, { zero: false, nullish: true }),
       amount: badAmount(2, { zero: true, nullish: false }),
       maxPerPeriod: fc.oneof(
-        fc.constantFrom(null, 3, '1d', {}, { count: 2 }, { period: '1d' }, { count: 2, period: '1d', extra: 1 }),
+        fc.constantFrom(
+          null,
+          3,
+          '1d',
+          {},
+          { count: 2 },
+          { period: '1d' },
+          { count: 2, period: '1d', extra: 1 },
+        ),
         badQuantity().map((count) => ({ count, period: '1d' })),
         badAmount(2, { zero: true, nullish: false }).map((amount) => ({ amount, period: '1d' })),
         badDuration.map((period) => ({ count: 1, period })),
