@@ -337,3 +337,83 @@ describe('ledger.settleDue', () => {
     expect((await store.readAll()).map((e) => e.type).slice(before)).toEqual(['grant_expired']);
   });
 });
+
+describe('a store with several partitions (a store sharded by customer)', () => {
+  it('reads each partition in its own order from its own checkpoint position', async () => {
+    const { memoryStore } = await import('@tally/store-memory');
+    const inner = memoryStore();
+    const partitionOf = (streamId: string) =>
+      streamId.charCodeAt(streamId.length - 1) % 2 === 0 ? 'even' : 'odd';
+    // Positions of a partition are its own sequence: each shard numbers its events from 1.
+    const sharded: EventStore = {
+      ...inner,
+      partitions: async () => ['even', 'odd'],
+      async readAll(options = {}) {
+        const partition = options.partition ?? 'even';
+        const mine = (await inner.readAll())
+          .filter((e) => partitionOf(e.streamId) === partition)
+          .map((e, i) => ({ ...e, position: BigInt(i + 1) }));
+        return mine.filter((e) => e.position > (options.after ?? 0n)).slice(0, options.limit ?? mine.length);
+      },
+    };
+    for (let i = 0; i < 30; i++) {
+      const streamId = `s${i % 5}`;
+      await inner.append(streamId, [raw(`e${i}`)], { expectedVersion: Math.floor(i / 5) });
+    }
+    const batches: FeedBatch[] = [];
+    const p = createProcessor({
+      store: sharded,
+      name: 'sharded',
+      batchSize: 4,
+      handle: async (b) => void batches.push(b),
+    });
+    while ((await p.runOnce()) > 0);
+    for (const partition of ['even', 'odd']) {
+      const got = batches.filter((b) => b.partition === partition).flatMap((b) => ids(b.events));
+      expect(got).toEqual(ids(await sharded.readAll({ partition })));
+    }
+    expect(new Map(await sharded.consumers!.loadCheckpoint('sharded'))).toEqual(
+      new Map([
+        ['even', BigInt((await sharded.readAll({ partition: 'even' })).length)],
+        ['odd', BigInt((await sharded.readAll({ partition: 'odd' })).length)],
+      ]),
+    );
+  });
+});
+
+describe('the time index beside a customer that cannot be read', () => {
+  it('reports it and still puts the other customers’ due facts in the feed', async () => {
+    const { memoryStore } = await import('@tally/store-memory');
+    const store = memoryStore();
+    let nowMs = Date.parse('2025-01-01T00:00:00.000Z');
+    const clock = () => new Date(nowMs);
+    const ledger = createLedger({ catalog, store, clock });
+    await store.append('customer-broken', [raw('not-a-ledger-event')], { expectedVersion: 0 });
+    await ledger.createCustomer({ customerId: 'cus_ok' });
+    await ledger.grant({
+      customerId: 'cus_ok',
+      currency: 'credits',
+      amount: '5',
+      source: 'promotion',
+      expiresAt: '2025-01-01T01:00:00.000Z',
+    });
+    const reported: unknown[] = [];
+    const seen: StoredEvent[] = [];
+    const p = createProcessor({
+      store,
+      name: 'beside-broken',
+      clock,
+      due: ledgerDue({ ledger, store, onError: (error) => reported.push(error) }),
+      handle: async (b) => void seen.push(...b.events),
+    });
+    await p.runOnce();
+    nowMs = Date.parse('2025-01-01T02:00:00.000Z');
+    await p.runOnce();
+    await p.runOnce();
+    expect(seen.filter((e) => e.type === 'grant_expired').map((e) => e.streamId)).toEqual([
+      'customer-cus_ok',
+    ]);
+    expect(reported.length).toBeGreaterThan(0);
+    expect(reported[0]).toMatchObject({ code: expect.stringMatching(/unknown_event|corrupt_stream/) });
+  });
+});

@@ -362,7 +362,15 @@ const SPECS: readonly MethodSpec[] = [
       threshold: badAmount(2, { zero: false, nullish: true }),
       amount: badAmount(2, { zero: true, nullish: false }),
       maxPerPeriod: fc.oneof(
-        fc.constantFrom(null, 3, '1d', {}, { count: 2 }, { period: '1d' }, { count: 2, period: '1d', extra: 1 }),
+        fc.constantFrom(
+          null,
+          3,
+          '1d',
+          {},
+          { count: 2 },
+          { period: '1d' },
+          { count: 2, period: '1d', extra: 1 },
+        ),
         badQuantity().map((count) => ({ count, period: '1d' })),
         badAmount(2, { zero: true, nullish: false }).map((amount) => ({ amount, period: '1d' })),
         badDuration.map((period) => ({ count: 1, period })),
@@ -418,6 +426,12 @@ const SPECS: readonly MethodSpec[] = [
   {
     name: 'customer',
     method: 'customer',
+    base: () => ({ customerId: CUSTOMER }),
+    fields: (f) => ({ customerId: customerId(f) }),
+  },
+  {
+    name: 'settleDue',
+    method: 'settleDue',
     base: () => ({ customerId: CUSTOMER }),
     fields: (f) => ({ customerId: customerId(f) }),
   },
@@ -482,6 +496,7 @@ const ALL_METHODS: readonly Method[] = [
   'holds',
   'subscriptions',
   'verify',
+  'settleDue',
 ];
 
 async function call(ledger: Ledger, method: Method, input: unknown): Promise<unknown> {

@@ -58,6 +58,7 @@ export function watchTopUps(recorder: Recorder, atMs: number, ids: WatchIds): vo
   const state = recorder.state;
   if (state.autoTopUps.size === 0) return;
   const customerId = state.customer?.customerId ?? '';
+  const at = iso(atMs);
   for (const rule of [...state.autoTopUps.values()]) {
     if (rule.paused || rule.pending !== null) continue;
     const account = state.accounts.get(rule.currency);
@@ -66,7 +67,10 @@ export function watchTopUps(recorder: Recorder, atMs: number, ids: WatchIds): vo
     const size = topUpSize(rule, available);
     if (size <= 0n || blockedUntil(rule, atMs, size) !== null) continue;
     const requestId = ids(`${rule.currency}:auto_top_up_requested`);
-    const triggeredBy = recorder.events.at(-1)?.id ?? requestId;
+    // The event of this instant that took the balance below (never one of an earlier instant, so a
+    // read that folds due events in chunks derives the same key as the write that stores them).
+    const last = recorder.events.at(-1);
+    const triggeredBy = last !== undefined && last.at === at ? last.id : requestId;
     const d = account?.decimals ?? decimalsOfRule(rule);
     recorder.record(
       {
@@ -81,7 +85,7 @@ export function watchTopUps(recorder: Recorder, atMs: number, ids: WatchIds): vo
         },
       },
       requestId,
-      iso(atMs),
+      at,
     );
   }
 }

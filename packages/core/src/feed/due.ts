@@ -33,7 +33,10 @@ export interface LedgerDueOptions {
   readonly leaseTtlMs?: number;
   /** Customers settled per call, soonest first; default 100 (the rest wait for the next call). */
   readonly limit?: number;
-  /** Told of each customer that could not be settled (it stays in the index and is tried again). */
+  /**
+   * Told of each customer that could not be settled: one the store failed on stays in the index and
+   * is tried again; one that cannot be read (`corrupt_stream`, `unknown_event`) is left as it was.
+   */
   readonly onError?: (error: unknown) => void;
 }
 
@@ -79,6 +82,13 @@ export function ledgerDue(options: LedgerDueOptions): DueSource {
       // A stream named like a customer's that holds no customer has nothing scheduled.
       if (isTallyError(error) && error.code === 'unknown_customer') {
         await consumers!.setDue({ streamId, version: seenVersion, dueAtMs: null });
+        return 0;
+      }
+      // A store that failed or a customer that kept changing: the batch is tried again. A customer
+      // that cannot be read at all (corrupt_stream, unknown_event: every call on it fails the same
+      // way until it is repaired) is reported and left out, rather than stall every other customer.
+      if (isTallyError(error) && error.code !== 'store_error' && error.code !== 'concurrency_conflict') {
+        onError(error);
         return 0;
       }
       throw error;
