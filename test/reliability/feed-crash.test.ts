@@ -34,7 +34,7 @@ import type { FeedWriterTask } from './workers/feed-writer.js';
 const CONSUMER_PROCESSES = 4;
 const WRITER_PROCESSES = 4;
 const NAMES = ['c0', 'c1'] as const;
-const LEASE_TTL_MS = 1_500;
+const LEASE_TTL_MS = 2_500;
 const KILLS = 6 * soak();
 const postgres = await choosePostgres();
 
@@ -42,7 +42,15 @@ interface Slot {
   readonly child: ChildProcessWithoutNullStreams;
   readonly done: Promise<Finished>;
   readonly ready: Promise<void>;
-  isReady: boolean;
+  /** When it printed "ready" (parent's clock), once it has. */
+  readyAt: number | null;
+}
+
+/** One consumer process from start to kill: its output, and when it ran. */
+interface Run {
+  readonly finished: Finished;
+  readonly readyAt: number | null;
+  readonly endAt: number;
 }
 
 /** Resolves at the child's "ready" line; rejects if it exits first (a kill while it starts). */
@@ -72,7 +80,9 @@ function waitForReady(child: ChildProcessWithoutNullStreams): Promise<void> {
 }
 
 type Line =
-  | { readonly kind: 'A' | 'L'; readonly name: string; readonly at: number }
+  | { readonly kind: 'A'; readonly name: string; readonly at: number }
+  | { readonly kind: 'L'; readonly name: string; readonly at: number }
+  | { readonly kind: 'B'; readonly name: string }
   | {
       readonly kind: 'D';
       readonly name: string;
@@ -86,7 +96,9 @@ function parseLines(stdout: string): Line[] {
   const lines: Line[] = [];
   for (const text of stdout.split('\n').slice(0, -1)) {
     const [kind, name, a, b, c] = text.split(' ');
-    if (kind === 'A' || kind === 'L') lines.push({ kind, name: name!, at: Number(a) });
+    if (kind === 'A') lines.push({ kind, name: name!, at: Number(a) });
+    else if (kind === 'L') lines.push({ kind, name: name!, at: Number(a) });
+    else if (kind === 'B') lines.push({ kind, name: name! });
     else if (kind === 'D')
       lines.push({ kind, name: name!, position: BigInt(a!), streamId: b!, version: Number(c) });
   }
@@ -97,9 +109,9 @@ async function killAndDeliver(target: StoreTarget): Promise<void> {
   const opened = await target.open();
   const spec: StoreSpec = opened.spec!;
   const observer: EventStore = openStoreSpec(spec);
-  const runs: Finished[] = [];
-  /** Each kill: when, the names its process held, and whether another consumer process was running. */
-  const kills: { at: number; held: string[]; othersRunning: boolean }[] = [];
+  const runs: Run[] = [];
+  /** Each kill: when, and the names its process held. */
+  const kills: { at: number; held: string[] }[] = [];
   const problems: string[] = [];
   const started = performance.now();
   let watching = true;
@@ -114,10 +126,13 @@ async function killAndDeliver(target: StoreTarget): Promise<void> {
       const done = finished(child, 180_000);
       const ready = waitForReady(child);
       ready.catch(() => undefined); // a process killed while it starts never gets ready
-      const started: Slot = { child, done, ready, isReady: false };
-      void ready.then(() => {
-        started.isReady = true;
-      });
+      const started: Slot = { child, done, ready, readyAt: null };
+      ready.then(
+        () => {
+          started.readyAt = Date.now();
+        },
+        () => undefined,
+      );
       return started;
     };
     const slots = Array.from({ length: CONSUMER_PROCESSES }, (_, i) => start(i));
@@ -158,12 +173,13 @@ async function killAndDeliver(target: StoreTarget): Promise<void> {
       });
       await sleep(100 + Math.random() * 600);
       const slot = slots[i]!;
-      const othersRunning = slots.some((other) => other !== slot && other.isReady);
       slot.child.kill('SIGKILL');
       const run = await slot.done;
-      kills.push({ at: Date.now(), held: heldAtEnd(parseLines(run.stdout)), othersRunning });
-      runs.push(run);
+      kills.push({ at: Date.now(), held: heldAtEnd(parseLines(run.stdout)) });
+      runs.push({ finished: run, readyAt: slot.readyAt, endAt: Date.now() });
       slots[i] = start(i); // not waited for: the next kill picks among those running
+      // Now and then the others are left alone for a while, so a takeover can be seen and timed.
+      if (kill % 3 === 0) await sleep(2 * LEASE_TTL_MS + 500);
     }
     phase(`${KILLS} kills done`);
     for (const writer of writers) writer.child.kill('SIGKILL');
@@ -181,7 +197,8 @@ async function killAndDeliver(target: StoreTarget): Promise<void> {
     watching = false;
     await watcher;
     for (const slot of slots) slot.child.kill('SIGKILL');
-    for (const slot of slots) runs.push(await slot.done);
+    const end = Date.now();
+    for (const slot of slots) runs.push({ finished: await slot.done, readyAt: slot.readyAt, endAt: end });
     for (const name of NAMES) {
       expect(lastSeen.get(name), `${name} caught up with the last event`).toBe(last);
     }
@@ -193,14 +210,22 @@ async function killAndDeliver(target: StoreTarget): Promise<void> {
       const delivered = new Set<number>();
       const tenures: number[][] = [];
       const acquired: number[] = [];
-      for (const run of runs) {
+      for (const { finished: run } of runs) {
         let tenure: number[] | null = null;
+        let lost = false;
         for (const line of parseLines(run.stdout)) {
           if (line.name !== name) continue;
-          if (line.kind !== 'D') {
-            tenure = line.kind === 'A' ? [] : null;
-            if (tenure !== null) tenures.push(tenure);
-            if (line.kind === 'A') acquired.push(line.at);
+          if (line.kind === 'A') {
+            tenure = [];
+            tenures.push(tenure);
+            acquired.push(line.at);
+            lost = false;
+          } else if (line.kind === 'L') {
+            // A holder that stalled past its lease (a busy disk, a loaded machine) learns it in the
+            // middle of a batch: the rest of that batch is still handed over, never a next one.
+            lost = true;
+          } else if (line.kind === 'B') {
+            if (lost) tenure = null;
           } else {
             const at = index.get(line.position);
             if (at === undefined) {
@@ -237,14 +262,21 @@ async function killAndDeliver(target: StoreTarget): Promise<void> {
         if (!kill.held.includes(name)) continue;
         const next = acquired.filter((at) => at >= kill.at).sort((a, b) => a - b)[0];
         if (next === undefined) problems.push(`${name}: nobody took over after a kill of its holder`);
-        else if (kill.othersRunning) takeovers.push(next - kill.at);
+        // Measured only where another process was running at the kill and lived on long enough to
+        // take over (kills come faster than processes start on a loaded machine).
+        else if (
+          runs.some(
+            (r) => r.readyAt !== null && r.readyAt <= kill.at && r.endAt >= kill.at + 2 * LEASE_TTL_MS,
+          )
+        )
+          takeovers.push(next - kill.at);
       }
     }
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     const sorted = takeovers.sort((a, b) => a - b);
     console.info(
       `${target.name}: ${all.length} events, ${kills.length} consumer kills, ${runs.length} consumer runs, ` +
-        `${sorted.length} takeovers after a holder was killed with another process running: median ${sorted[sorted.length >> 1]} ms, ` +
+        `${sorted.length} takeovers after a holder was killed with another process running on: median ${sorted[sorted.length >> 1]} ms, ` +
         `max ${sorted.at(-1)} ms (bound ${LEASE_TTL_MS * 1.5 + 100} ms + process scheduling), ${seconds} s`,
     );
     expect(problems.slice(0, 20)).toEqual([]);

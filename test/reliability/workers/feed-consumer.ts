@@ -4,6 +4,7 @@
  *
  *   A <name> <epoch ms>            this process took the lease on <name>
  *   L <name> <epoch ms>            it lost it
+ *   B <name>                       the handler was given a batch (its events follow)
  *   D <name> <position> <stream> <version>   the handler was given this event
  *
  * Usage: node --import tsx feed-consumer.ts '<FeedConsumerTask as JSON>'
@@ -61,6 +62,7 @@ for (const name of task.names) {
     pollInterval: { min: 5, max: 100 },
     retryInterval: { min: 10, max: 200 },
     async handle({ events }) {
+      print(`B ${name}`);
       for (const e of events) {
         print(`D ${name} ${e.position} ${e.streamId} ${e.version}`);
         // A handler that takes a while, so kills land in the middle of batches.
