@@ -18,11 +18,17 @@ export function bearerAuth(apiKeys: readonly string[]): (authorization: string |
   }
   const digests = apiKeys.map(digest);
   return (authorization) => {
-    const match = /^Bearer +(\S+) *$/i.exec(authorization ?? '');
-    if (match === null) return false;
-    const presented = digest(match[1]!);
+    const token = bearerToken(authorization);
+    if (token === null) return false;
+    const presented = digest(token);
     let ok = false;
     for (const key of digests) ok = timingSafeEqual(presented, key) || ok;
     return ok;
   };
+}
+
+/** The token of an `Authorization: Bearer <token>` header, or null for any other header. */
+export function bearerToken(authorization: string | undefined): string | null {
+  const match = /^Bearer +(\S+) *$/i.exec(authorization ?? '');
+  return match === null ? null : match[1]!;
 }

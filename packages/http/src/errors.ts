@@ -11,6 +11,7 @@ import type { TallyErrorCode } from '@tally/core';
  */
 export type HttpOnlyErrorCode =
   | 'unauthorized'
+  | 'forbidden'
   | 'not_found'
   | 'invalid_json'
   | 'bad_request'
@@ -61,6 +62,8 @@ const STATUS: Record<HttpErrorCode, number> = {
   bad_request: 400,
   // Credentials.
   unauthorized: 401,
+  // A valid customer token asking for what it may not: another customer, a secret key's route.
+  forbidden: 403,
   // The request names something that does not exist.
   not_found: 404,
   unknown_customer: 404,

@@ -1,8 +1,11 @@
 import { isTallyError, type Ledger } from '@tally/core';
 import { type Context, Hono } from 'hono';
+import { cors } from 'hono/cors';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { z } from 'zod';
-import { bearerAuth } from './auth.js';
+import { bearerAuth, bearerToken } from './auth.js';
+import { admitRoute, ownCustomer } from './customer-access.js';
+import { type Caller, type CustomerTokenOptions, customerTokenVerifier } from './customer-auth.js';
 import { type ErrorBody, type HttpErrorCode, statusOf } from './errors.js';
 import { HttpError } from './http-error.js';
 import { readBody, readQuery } from './request.js';
@@ -30,6 +33,16 @@ export interface HttpHandlerOptions {
    * Several keys let you rotate: add the new one, move clients over, drop the old one.
    */
   readonly apiKeys: readonly string[];
+  /**
+   * Accept customer tokens (see `createCustomerToken`) beside the secret keys: each reaches only its
+   * own customer, and only the routes its scopes name. Off when not given.
+   */
+  readonly customerTokens?: CustomerTokenOptions;
+  /**
+   * Let browser pages on these origins (`https://app.example.com`, exactly as the browser sends
+   * `Origin`) call the API: answers CORS preflights and adds the CORS headers. Off when not given.
+   */
+  readonly cors?: { readonly origins: readonly string[] };
   /** Largest request body accepted, in bytes; larger ones get 413. Default 65,536. */
   readonly maxBodyBytes?: number;
   /**
@@ -37,6 +50,28 @@ export interface HttpHandlerOptions {
    * does not reveal. Default: `console.error`.
    */
   readonly onError?: (error: unknown, request: Request) => void;
+}
+
+const SECRET_KEY: Caller = { kind: 'secret' };
+
+/** The CORS origins, each checked to be an origin as a browser sends it (scheme, host, port). */
+function corsOrigins(option: { readonly origins: readonly string[] }): readonly string[] {
+  const origins = option?.origins;
+  if (!Array.isArray(origins) || origins.length === 0) {
+    throw new TypeError('createHttpHandler: cors.origins must list at least one origin');
+  }
+  for (const origin of origins) {
+    let parsed: string | null = null;
+    try {
+      parsed = new URL(origin).origin;
+    } catch {}
+    if (parsed !== origin) {
+      throw new TypeError(
+        `createHttpHandler: cors.origins: ${JSON.stringify(origin)} is not an origin such as "https://app.example.com"`,
+      );
+    }
+  }
+  return origins;
 }
 
 /**
@@ -70,18 +105,53 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
     throw new TypeError('createHttpHandler: maxBodyBytes must be a positive integer');
   }
   const onError = options.onError ?? ((error: unknown) => console.error(error));
+  const verifyToken =
+    options.customerTokens === undefined ? null : customerTokenVerifier(options.customerTokens);
+  const origins = options.cors === undefined ? null : corsOrigins(options.cors);
 
   const fail = (c: Context, code: HttpErrorCode, message: string, field?: string): Response => {
     const error: ErrorBody['error'] = field === undefined ? { code, message } : { code, message, field };
     return c.json({ error } satisfies ErrorBody, statusOf(code) as ContentfulStatusCode);
   };
 
-  const app = new Hono();
+  const app = new Hono<{ Variables: { caller: Caller } }>();
+
+  // Before authentication: a preflight carries no credentials, and a 401 must be readable by the page.
+  if (origins !== null) {
+    app.use(
+      '*',
+      cors({
+        origin: [...origins],
+        allowMethods: ['GET', 'POST', 'PATCH', 'PUT'],
+        allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key'],
+        maxAge: 600,
+      }),
+    );
+  }
 
   app.use('*', async (c, next) => {
-    if (authorized(c.req.header('authorization'))) return next();
-    c.header('WWW-Authenticate', 'Bearer realm="tally"');
-    return fail(c, 'unauthorized', 'send a valid API key as "Authorization: Bearer <key>"');
+    const authorization = c.req.header('authorization');
+    if (authorized(authorization)) {
+      c.set('caller', SECRET_KEY);
+      return next();
+    }
+    const token = verifyToken === null ? null : bearerToken(authorization);
+    const caller = token === null || verifyToken === null ? null : await verifyToken(token);
+    if (caller !== null) {
+      c.set('caller', caller);
+      return next();
+    }
+    c.header(
+      'WWW-Authenticate',
+      token === null ? 'Bearer realm="tally"' : 'Bearer realm="tally", error="invalid_token"',
+    );
+    return fail(
+      c,
+      'unauthorized',
+      verifyToken === null
+        ? 'send a valid API key as "Authorization: Bearer <key>"'
+        : 'send a valid API key or an unexpired customer token as "Authorization: Bearer <token>"',
+    );
   });
 
   // Hono answers HEAD with the GET route minus its body; the API defines no HEAD routes, and a
@@ -111,6 +181,8 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
 
   for (const route of routes) {
     app.on(route.method.toUpperCase(), route.path, async (c) => {
+      const caller = c.get('caller');
+      admitRoute(caller, route);
       const params = c.req.param() as Record<string, string>;
       if (route.kind === 'catalog-read') {
         const { at } = readQuery(c.req.url, atQuery);
@@ -125,14 +197,18 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
       if (route.kind === 'write') {
         readQuery(c.req.url, null);
         const fields = await readBody(c.req.raw, maxBodyBytes, ['idempotencyKey', ...Object.keys(params)]);
-        const result = await call(ledger, route.command, { ...fields, ...params, ...key(c) });
+        const result = await call(
+          ledger,
+          route.command,
+          ownCustomer(caller, { ...fields, ...params, ...key(c) }),
+        );
         return c.json(result as object, route.status);
       }
       const fields =
         route.method === 'post'
           ? await readBody(c.req.raw, maxBodyBytes, Object.keys(params))
           : readQuery(c.req.url, route.query);
-      const result = await call(ledger, route.call, { ...fields, ...params });
+      const result = await call(ledger, route.call, ownCustomer(caller, { ...fields, ...params }));
       return c.json(route.list ? { data: result } : (result as object));
     });
   }

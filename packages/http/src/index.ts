@@ -14,6 +14,15 @@
  *
  * @packageDocumentation
  */
+export type { CustomerTokenOptions } from './customer-auth.js';
+export {
+  CUSTOMER_SCOPES,
+  type CustomerScope,
+  type CustomerTokenAlgorithm,
+  type CustomerTokenClaims,
+  type CustomerTokenKey,
+  createCustomerToken,
+} from './customer-token.js';
 export type { ErrorBody, HttpErrorCode, HttpOnlyErrorCode } from './errors.js';
 export { statusOf } from './errors.js';
 export { createHttpHandler, type HttpHandler, type HttpHandlerOptions } from './handler.js';

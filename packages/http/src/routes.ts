@@ -1,14 +1,20 @@
 import type { Ledger } from '@tally/core';
 import { type CommandName, currencyReadInput, readInput } from '@tally/core/pure';
 import type { z } from 'zod';
+import type { CustomerScope } from './customer-token.js';
 
 /**
  * The API's routes, one line each: which ledger method a route calls and how its input is made. A
  * write's body is the method's input without what the path gives and the `Idempotency-Key` header; a
  * read's query string is its input. Both are validated by the ledger, with the schemas its methods
  * are declared with, so the API and the library can never refuse differently.
+ *
+ * `customer` is the scope a customer token needs for the route; a route without it answers only to a
+ * secret key (so a new route is closed to browsers until it says otherwise).
  */
-export type Route =
+export type Route = RouteShape & { readonly customer?: CustomerScope };
+
+type RouteShape =
   | {
       readonly kind: 'write';
       readonly method: 'post';
@@ -64,21 +70,18 @@ export type ReadName =
   | 'holds'
   | 'subscriptions';
 
-const write = (path: string, command: CommandName, status: 200 | 201 = 200): Route => ({
-  kind: 'write',
-  method: 'post',
-  path,
-  command,
-  status,
-});
-const list = (path: string, call: ReadName, query: z.ZodObject): Route => ({
-  kind: 'read',
-  method: 'get',
-  path,
-  call,
-  query,
-  list: true,
-});
+/** Adds the scope a customer token needs, when one may use the route. */
+const open = (route: RouteShape, customer: CustomerScope | undefined): Route =>
+  customer === undefined ? route : { ...route, customer };
+
+const write = (
+  path: string,
+  command: CommandName,
+  status: 200 | 201 = 200,
+  customer?: CustomerScope,
+): Route => open({ kind: 'write', method: 'post', path, command, status }, customer);
+const list = (path: string, call: ReadName, query: z.ZodObject, customer?: CustomerScope): Route =>
+  open({ kind: 'read', method: 'get', path, call, query, list: true }, customer);
 /** A read of one thing named by the path; its query string is empty. */
 const one = (path: string, call: ReadName): Route => ({
   kind: 'read',
@@ -110,21 +113,29 @@ export const routes: readonly Route[] = [
   write('/v1/subscriptions/cancel', 'cancelSubscription'),
   write('/v1/subscriptions/change-plan', 'changePlan'),
   write('/v1/subscriptions/:subscriptionId/confirm-payment', 'confirmPayment'),
-  list('/v1/subscriptions', 'subscriptions', readInput),
-  write('/v1/usage', 'trackUsage', 201),
+  list('/v1/subscriptions', 'subscriptions', readInput, 'read'),
+  write('/v1/usage', 'trackUsage', 201, 'trackUsage'),
   write('/v1/usage/:usageId/reverse', 'reverseUsage'),
   // A question, not a write: its body is the read's input.
-  { kind: 'read', method: 'post', path: '/v1/check', call: 'check', query: null, list: false },
+  {
+    kind: 'read',
+    method: 'post',
+    path: '/v1/check',
+    call: 'check',
+    query: null,
+    list: false,
+    customer: 'read',
+  },
   write('/v1/grants', 'grant', 201),
   write('/v1/grants/:grantId/void', 'voidGrant'),
-  list('/v1/grants', 'grants', currencyReadInput),
-  write('/v1/holds', 'hold', 201),
-  write('/v1/holds/:holdId/capture', 'captureHold'),
-  write('/v1/holds/:holdId/release', 'releaseHold'),
-  list('/v1/holds', 'holds', readInput),
+  list('/v1/grants', 'grants', currencyReadInput, 'read'),
+  write('/v1/holds', 'hold', 201, 'hold'),
+  write('/v1/holds/:holdId/capture', 'captureHold', 200, 'captureHold'),
+  write('/v1/holds/:holdId/release', 'releaseHold', 200, 'releaseHold'),
+  list('/v1/holds', 'holds', readInput, 'read'),
   write('/v1/credit-limits', 'setCreditLimit'),
-  list('/v1/credit-accounts', 'creditAccounts', readInput),
-  list('/v1/ledger', 'entries', currencyReadInput),
+  list('/v1/credit-accounts', 'creditAccounts', readInput, 'read'),
+  list('/v1/ledger', 'entries', currencyReadInput, 'read'),
   // The catalog, built and changed over the API when the ledger keeps it in the store.
   catalogRead('/v1/catalog', null),
   catalogChange('put', '/v1/catalog', 'syncCatalog'),
