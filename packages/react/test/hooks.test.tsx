@@ -3,6 +3,10 @@
  * The hooks against a real `@tally/http` server on an in-memory ledger (test/server.ts), through the
  * real `fetch`: nothing is mocked between a hook and the ledger.
  */
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { act, cleanup, fireEvent, render, renderHook, screen, waitFor } from '@testing-library/react';
 import { type ReactNode, useEffect } from 'react';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -242,6 +246,88 @@ describe('useTrackUsage', () => {
       .map((r) => r.idempotencyKey);
     expect(new Set(keys).size).toBe(2);
     expect(await balanceOf(customerId)).toBe('70');
+  });
+});
+
+describe('with a customer token, as a browser has it', () => {
+  // The server in a process of its own (serve.ts): jsdom's TextEncoder breaks jose's key checks here.
+  let child: ChildProcess;
+  let base = '';
+  beforeAll(async () => {
+    child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(dirname(fileURLToPath(import.meta.url)), 'serve.ts')],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    base = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      child.stdout?.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        const found = /listening on (\S+)/.exec(out);
+        if (found !== null) resolve(found[1]!);
+      });
+      child.once('exit', (code) => reject(new Error(`the token server exited with ${code}: ${out}`)));
+    });
+  });
+  afterAll(() => {
+    child?.kill('SIGTERM');
+  });
+
+  const post = async (path: string, body: unknown, token = KEY) => {
+    const res = await fetch(`${base}${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    return (await res.json()) as Record<string, unknown>;
+  };
+  const tokenFor = async (customerId: string, scopes: string[]) =>
+    (await post('/host/token', { customerId, scopes })).token as string;
+  const wrapper =
+    (customerId: string, token: string) =>
+    ({ children }: { children: ReactNode }) => (
+      <TallyProvider baseUrl={base} customerId={customerId} getToken={() => token}>
+        {children}
+      </TallyProvider>
+    );
+
+  it("reads its own customer, gets forbidden for another's, and writes only what its scopes name", async () => {
+    for (const customerId of ['cus_token_own', 'cus_token_other']) {
+      await post('/v1/customers', { customerId });
+      await post('/v1/subscriptions', { customerId, planId: 'free' });
+    }
+    const readOnly = await tokenFor('cus_token_own', ['read']);
+    const own = renderHook(() => useCreditAccounts(), { wrapper: wrapper('cus_token_own', readOnly) });
+    await waitFor(() => expect(own.result.current.data).toBeDefined());
+    expect(own.result.current.data?.[0]?.balance).toBe('100');
+
+    const theirs = renderHook(() => useGrants(), { wrapper: wrapper('cus_token_other', readOnly) });
+    await waitFor(() => expect(theirs.result.current.error).not.toBeNull());
+    expect(theirs.result.current.error).toMatchObject({ code: 'forbidden', status: 403 });
+
+    const track = renderHook(() => useTrackUsage(), { wrapper: wrapper('cus_token_own', readOnly) });
+    const refused = await act(() =>
+      track.result.current
+        .mutateAsync({ feature: 'ai-generation', quantity: 1 })
+        .catch((error: unknown) => error),
+    );
+    expect(refused).toMatchObject({ code: 'forbidden', status: 403 });
+
+    const metering = await tokenFor('cus_token_own', ['read', 'trackUsage']);
+    const allowed = renderHook(() => useTrackUsage(), { wrapper: wrapper('cus_token_own', metering) });
+    const usage = await act(() =>
+      allowed.result.current.mutateAsync({ feature: 'ai-generation', quantity: 1 }),
+    );
+    // One usage: the refused call wrote nothing.
+    expect(usage).toMatchObject({ cost: '10', balance: '90' });
+
+    const bad = renderHook(() => useCreditAccounts(), {
+      wrapper: wrapper('cus_token_own', `${metering.slice(0, -4)}AAAA`),
+    });
+    await waitFor(() => expect(bad.result.current.error).not.toBeNull());
+    expect(bad.result.current.error).toMatchObject({ code: 'unauthorized', status: 401 });
   });
 });
 

@@ -7,10 +7,12 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLedger, defineCatalog, type Ledger } from '@tally/core';
-import { createHttpHandler, toNodeListener } from '@tally/http';
+import { type CustomerScope, createCustomerToken, createHttpHandler, toNodeListener } from '@tally/http';
 import { memoryStore } from '@tally/store-memory';
 
 export const KEY = 'sk_test_react_hooks_0001';
+/** Signs the customer tokens the tests mint, as a host's backend would. */
+export const TOKEN_SECRET = 'react-hooks-test-customer-token-secret-01';
 
 const catalog = defineCatalog({
   currencies: [{ code: 'credits', decimals: 0 }],
@@ -42,7 +44,9 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
 
 export async function startServer(): Promise<TestServer> {
   const ledger = createLedger({ catalog, store: memoryStore() });
-  const api = toNodeListener(createHttpHandler({ ledger, apiKeys: [KEY] }));
+  const api = toNodeListener(
+    createHttpHandler({ ledger, apiKeys: [KEY], customerTokens: { secret: TOKEN_SECRET } }),
+  );
   const seen: Seen[] = [];
   let drops = 0;
   let payments = 0;
@@ -74,6 +78,19 @@ export async function startServer(): Promise<TestServer> {
         });
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify(grant));
+      })();
+      return;
+    }
+    if (req.method === 'POST' && path === '/host/token') {
+      // The host's backend minting a token for its signed-in user (here: whoever the body names).
+      void (async () => {
+        const body = (await readJson(req)) as { customerId: string; scopes: CustomerScope[] };
+        const token = await createCustomerToken(
+          { customerId: body.customerId, scopes: body.scopes, expiresIn: '5m' },
+          TOKEN_SECRET,
+        );
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ token }));
       })();
       return;
     }
