@@ -47,6 +47,7 @@ async function race(target: StoreTarget): Promise<void> {
           customers: CUSTOMERS,
           ops,
           outFile: join(dir, `${role}.jsonl`),
+          usageFile: join(dir, 'usage.jsonl'),
           doneFile: join(dir, 'done'),
           startAt,
         } satisfies CatalogTask),
