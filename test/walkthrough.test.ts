@@ -1,6 +1,7 @@
 import { createLedger, defineCatalog } from '@tally/core';
 import { memoryStore } from '@tally/store-memory';
 import { expect, test } from 'vitest';
+import { allEntries } from './support/statement.js';
 
 test('the canonical walkthrough: +100 on subscribing, -10 for one ai-generation, balance 90', async () => {
   const catalog = defineCatalog({
@@ -20,7 +21,7 @@ test('the canonical walkthrough: +100 on subscribing, -10 for one ai-generation,
   const usage = await ledger.trackUsage({ customerId: 'cus_123', feature: 'ai-generation', quantity: 1 });
   expect(usage).toMatchObject({ cost: '10', balance: '90', currency: 'credits' });
 
-  const entries = await ledger.entries({ customerId: 'cus_123', currency: 'credits' });
+  const entries = await allEntries(ledger, { customerId: 'cus_123', currency: 'credits' });
   expect(entries.map((e) => [e.kind, e.amount, e.balance, e.at])).toEqual([
     ['grant', '100', '100', '2025-03-01T09:00:00.000Z'],
     ['usage', '-10', '90', '2025-03-01T09:05:00.000Z'],

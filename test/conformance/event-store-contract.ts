@@ -73,6 +73,22 @@ export function describeEventStoreContract(target: StoreTarget): void {
       expect(await store.readStream('unknown')).toEqual([]);
     });
 
+    it('reads a range of versions with fromVersion and toVersion', async () => {
+      await store.append(
+        's-r',
+        ['a', 'b', 'c', 'd', 'e'].map((id) => event(id)),
+        { expectedVersion: 0 },
+      );
+      const ids = async (options: { fromVersion?: number; toVersion?: number }) =>
+        (await store.readStream('s-r', options)).map((e) => e.id);
+      expect(await ids({ fromVersion: 2, toVersion: 4 })).toEqual(['b', 'c', 'd']);
+      expect(await ids({ toVersion: 2 })).toEqual(['a', 'b']);
+      expect(await ids({ fromVersion: 3, toVersion: 3 })).toEqual(['c']);
+      expect(await ids({ fromVersion: 4, toVersion: 9 })).toEqual(['d', 'e']);
+      expect(await ids({ fromVersion: 4, toVersion: 3 })).toEqual([]);
+      expect(await ids({ fromVersion: 6 })).toEqual([]);
+    });
+
     it('rejects a stale or a future expected version and writes nothing of the batch', async () => {
       await store.append('s-1', [event('a'), event('b')], { expectedVersion: 0 });
       for (const expectedVersion of [0, 1, 3]) {

@@ -9,6 +9,7 @@ import {
   sequenceClock,
 } from '../support/command-sequences.js';
 import { fcOptions, fcRuns } from '../support/fast-check.js';
+import { allEntries } from '../support/statement.js';
 import type { StoreTarget } from '../support/stores.js';
 
 /** Random command sequences per store: durable stores pay a round trip per step, so fewer than in core. */
@@ -27,7 +28,7 @@ export function describeLedgerContract(target: StoreTarget): void {
         await ledger.createCustomer({ customerId: 'cus_123' });
         await ledger.subscribe({ customerId: 'cus_123', planId: 'free' });
         await ledger.trackUsage({ customerId: 'cus_123', feature: 'ai-generation', quantity: 1 });
-        const entries = await ledger.entries({ customerId: 'cus_123', currency: 'credits' });
+        const entries = await allEntries(ledger, { customerId: 'cus_123', currency: 'credits' });
         expect(entries.map((e) => [e.kind, e.amount, e.balance])).toEqual([
           ['grant', '100', '100'],
           ['usage', '-10', '90'],

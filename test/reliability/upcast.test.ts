@@ -1,6 +1,7 @@
 import { createLedger } from '@tally/core';
 import { CURRENT_SCHEMA_VERSIONS } from '@tally/core/pure';
 import { describe, expect, it } from 'vitest';
+import { allEntries } from '../support/statement.js';
 import { storeTargets } from '../support/stores.js';
 import { auditCustomer } from './support/audit.js';
 import { catalog } from './support/catalog.js';
@@ -45,7 +46,7 @@ describe.each(await storeTargets())('upcasting on the $name store', (target) => 
     const reader = createLedger({ catalog, store: opened().store });
     const [account] = await reader.creditAccounts({ customerId });
     expect(account).toMatchObject({ balance: '70', debt: '0', held: '0' });
-    const entries = await reader.entries({ customerId, currency: 'credits' });
+    const entries = await allEntries(reader, { customerId, currency: 'credits' });
     expect(entries.at(-1)).toMatchObject({
       kind: 'usage',
       usageId: 'usage_legacy',

@@ -30,6 +30,7 @@ import {
 } from '@tally/core';
 import { advance, type CustomerState, fold, upcast } from '@tally/core/pure';
 import * as fc from 'fast-check';
+import { allEntries } from './statement.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -743,7 +744,9 @@ async function readAt(ledger: Ledger, customerId: string, atMs: number): Promise
   const at = iso(atMs);
   return {
     accounts: await ledger.creditAccounts({ customerId, at }),
-    entries: await Promise.all(CURRENCIES.map((currency) => ledger.entries({ customerId, currency, at }))),
+    entries: await Promise.all(
+      CURRENCIES.map((currency) => allEntries(ledger, { customerId, currency, at })),
+    ),
     grants: await ledger.grants({ customerId, at }),
     holds: await ledger.holds({ customerId, at }),
     subscriptions: await ledger.subscriptions({ customerId, at }),

@@ -7,7 +7,8 @@ import { decimalsOf, formatAmount, toMinor } from './money.js';
  * ended, or a debt settlement. Hold lines change `held`; hold and settlement lines leave the balance.
  *
  * @example
- * const usage = (await ledger.entries({ customerId: 'cus_123' })).filter((e) => e.kind === 'usage');
+ * const { data } = await ledger.entries({ customerId: 'cus_123' });
+ * const usage = data.filter((e) => e.kind === 'usage');
  */
 export type EntryKind =
   | 'grant'
@@ -24,7 +25,8 @@ export type EntryKind =
  * statement can be shown without any arithmetic.
  *
  * @example
- * for (const e of await ledger.entries({ customerId: 'cus_123', currency: 'credits' })) {
+ * const { data } = await ledger.entries({ customerId: 'cus_123', currency: 'credits' });
+ * for (const e of data) {
  *   console.log(e.at, e.kind, e.amount, e.balance); // e.g. 2025-01-02T10:00:00.000Z usage -10 90
  * }
  */
@@ -51,13 +53,163 @@ export interface LedgerEntry {
   readonly reason: string | null;
 }
 
-type Line = Omit<LedgerEntry, 'balance' | 'amount' | 'held' | 'debt'> & {
-  debt: bigint;
-  amount: bigint;
-  held: bigint;
-  atMs: number;
-  seq: number;
-};
+/**
+ * One event's line in its currency's statement, amounts still in minor units and without the running
+ * balance; null for an event that moves nothing (a customer created, a limit set, an expiry of nothing).
+ * A line is dated when its event happened, except a grant (when it becomes effective); the statement
+ * dates the void of a grant that had not started yet at the grant's start (see `ledgerEntries`).
+ *
+ * @example
+ * const line = entryLine(event); // { kind: 'usage', amount: -10n, currency: 'credits', ... }
+ */
+export interface EntryLine extends Omit<LedgerEntry, 'balance' | 'amount' | 'held' | 'debt'> {
+  readonly amount: bigint;
+  readonly held: bigint;
+  readonly debt: bigint;
+  readonly atMs: number;
+  /** Places of the amounts the event was written with. */
+  readonly decimals: number;
+}
+
+const base = {
+  grantId: null,
+  usageId: null,
+  holdId: null,
+  feature: null,
+  quantity: null,
+  source: null,
+  reason: null,
+} as const;
+
+/**
+ * The statement line `event` makes, or null if it moves nothing.
+ *
+ * @example
+ * const lines = events.map((event) => entryLine(event)).filter((line) => line !== null);
+ */
+export function entryLine(event: RecordedEvent): EntryLine | null {
+  const line = (
+    kind: EntryKind,
+    amount: string,
+    at: string,
+    extra: Partial<EntryLine>,
+    held = 0n,
+    debt = 0n,
+  ): EntryLine => {
+    const sign = kind === 'usage' || kind === 'expiry' || kind === 'void' ? -1n : 1n;
+    const moves =
+      kind === 'hold' || kind === 'hold_release' || kind === 'debt_settlement' ? 0n : sign * toMinor(amount);
+    return {
+      ...base,
+      ...extra,
+      entryId: event.id,
+      kind,
+      currency: (event.data as { currency: string }).currency,
+      amount: moves,
+      held,
+      debt,
+      at,
+      atMs: Date.parse(at),
+      decimals: decimalsOf(amount),
+    };
+  };
+  switch (event.type) {
+    case 'credits_granted':
+      return line('grant', event.data.amount, event.data.effectiveAt, {
+        grantId: event.data.grantId,
+        source: event.data.source,
+      });
+    case 'credits_deducted':
+      return line(
+        'usage',
+        event.data.cost,
+        event.at,
+        {
+          usageId: event.data.usageId,
+          feature: event.data.feature,
+          quantity: event.data.quantity,
+          holdId: event.data.holdId,
+        },
+        0n,
+        toMinor(event.data.debt),
+      );
+    case 'grant_expired':
+      // An early expiry also ends grants already spent (so a reversal cannot revive them): that moves
+      // nothing, and is no line of the statement.
+      return toMinor(event.data.amount) === 0n
+        ? null
+        : line('expiry', event.data.amount, event.at, { grantId: event.data.grantId });
+    case 'grant_voided':
+      return line('void', event.data.amount, event.at, {
+        grantId: event.data.grantId,
+        reason: event.data.reason,
+      });
+    case 'usage_reversed': {
+      let returned = toMinor(event.data.debtCleared);
+      for (const r of event.data.restored) returned += toMinor(r.amount);
+      const d = decimalsOf(event.data.debtCleared);
+      return line(
+        'reversal',
+        formatAmount(returned, d),
+        event.at,
+        { usageId: event.data.usageId, reason: event.data.reason },
+        0n,
+        -toMinor(event.data.debtCleared),
+      );
+    }
+    case 'credits_held':
+      return line(
+        'hold',
+        event.data.amount,
+        event.at,
+        { holdId: event.data.holdId, feature: event.data.feature, quantity: event.data.quantity },
+        toMinor(event.data.amount),
+      );
+    case 'hold_released':
+      return line(
+        'hold_release',
+        event.data.amount,
+        event.at,
+        { holdId: event.data.holdId, reason: event.data.reason },
+        -toMinor(event.data.amount),
+      );
+    case 'debt_settled':
+      return line('debt_settlement', event.data.amount, event.at, {}, 0n, -toMinor(event.data.amount));
+    // No money moves: the limit shows on the account, the rest on the customer and its subscriptions.
+    case 'credit_limit_set':
+    case 'customer_created':
+    case 'subscription_activated':
+    case 'subscription_created':
+    case 'payment_confirmed':
+    case 'subscription_renewed':
+    case 'subscription_canceled':
+      return null;
+    default:
+      return unreachable(event);
+  }
+}
+
+/** `line` dated at `atMs` instead (a deferred void shows when its grant would have started). */
+export const lineAt = (line: EntryLine, atMs: number): EntryLine =>
+  atMs === line.atMs ? line : { ...line, at: new Date(atMs).toISOString(), atMs };
+
+/**
+ * A line as a read returns it, with the running balance after it, amounts in `decimals` places.
+ *
+ * @example
+ * const line = entryLine(event);
+ * if (line !== null) console.log(formatLine(line, line.amount, 0)); // the first line: its balance is its amount
+ */
+export function formatLine(line: EntryLine, balance: bigint, decimals: number): LedgerEntry {
+  const { atMs: _atMs, decimals: _d, amount, held, debt, ...rest } = line;
+  return {
+    ...rest,
+    amount: formatAmount(amount, decimals),
+    held: formatAmount(held, decimals),
+    debt: formatAmount(debt, decimals),
+    balance: formatAmount(balance, decimals),
+  };
+}
 
 /**
  * The statement of one currency up to `toMs`, oldest first, with a running balance. A grant is dated
@@ -73,150 +225,27 @@ export function ledgerEntries(
   currency: string,
   toMs: number,
 ): LedgerEntry[] {
-  const lines: Line[] = [];
-  const effectiveAt = new Map<string, string>();
-  let decimals: number | null = null;
-  const base = {
-    grantId: null,
-    usageId: null,
-    holdId: null,
-    feature: null,
-    quantity: null,
-    source: null,
-    reason: null,
-  };
-  const push = (
-    event: RecordedEvent,
-    kind: EntryKind,
-    amount: string,
-    at: string,
-    extra: Partial<Line>,
-    held = 0n,
-    debt = 0n,
-  ) => {
-    decimals ??= decimalsOf(amount);
-    const sign = kind === 'usage' || kind === 'expiry' || kind === 'void' ? -1n : 1n;
-    const moves =
-      kind === 'hold' || kind === 'hold_release' || kind === 'debt_settlement' ? 0n : sign * toMinor(amount);
-    lines.push({
-      ...base,
-      ...extra,
-      entryId: event.id,
-      kind,
-      currency,
-      amount: moves,
-      held,
-      debt,
-      at,
-      atMs: Date.parse(at),
-      seq: lines.length,
-    });
-  };
+  const lines: { line: EntryLine; seq: number }[] = [];
+  const effectiveAtMs = new Map<string, number>();
   for (const event of events) {
     if ('currency' in event.data && event.data.currency !== currency) continue;
-    switch (event.type) {
-      case 'credits_granted':
-        effectiveAt.set(event.data.grantId, event.data.effectiveAt);
-        push(event, 'grant', event.data.amount, event.data.effectiveAt, {
-          grantId: event.data.grantId,
-          source: event.data.source,
-        });
-        break;
-      case 'credits_deducted':
-        push(
-          event,
-          'usage',
-          event.data.cost,
-          event.at,
-          {
-            usageId: event.data.usageId,
-            feature: event.data.feature,
-            quantity: event.data.quantity,
-            holdId: event.data.holdId,
-          },
-          0n,
-          toMinor(event.data.debt),
-        );
-        break;
-      case 'grant_expired':
-        // An early expiry also ends grants already spent (so a reversal cannot revive them): that moves
-        // nothing, and is no line of the statement.
-        if (toMinor(event.data.amount) !== 0n)
-          push(event, 'expiry', event.data.amount, event.at, { grantId: event.data.grantId });
-        break;
-      case 'grant_voided': {
-        // Voiding a grant that has not started yet takes effect, in the statement, when it would have.
-        const starts = effectiveAt.get(event.data.grantId) ?? event.at;
-        push(event, 'void', event.data.amount, starts > event.at ? starts : event.at, {
-          grantId: event.data.grantId,
-          reason: event.data.reason,
-        });
-        break;
-      }
-      case 'usage_reversed': {
-        let returned = toMinor(event.data.debtCleared);
-        for (const r of event.data.restored) returned += toMinor(r.amount);
-        const d = decimalsOf(event.data.debtCleared);
-        push(
-          event,
-          'reversal',
-          formatAmount(returned, d),
-          event.at,
-          { usageId: event.data.usageId, reason: event.data.reason },
-          0n,
-          -toMinor(event.data.debtCleared),
-        );
-        break;
-      }
-      case 'credits_held':
-        push(
-          event,
-          'hold',
-          event.data.amount,
-          event.at,
-          { holdId: event.data.holdId, feature: event.data.feature, quantity: event.data.quantity },
-          toMinor(event.data.amount),
-        );
-        break;
-      case 'hold_released':
-        push(
-          event,
-          'hold_release',
-          event.data.amount,
-          event.at,
-          { holdId: event.data.holdId, reason: event.data.reason },
-          -toMinor(event.data.amount),
-        );
-        break;
-      case 'debt_settled':
-        push(event, 'debt_settlement', event.data.amount, event.at, {}, 0n, -toMinor(event.data.amount));
-        break;
-      // No money moves: the limit shows on the account, the rest on the customer and its subscriptions.
-      case 'credit_limit_set':
-      case 'customer_created':
-      case 'subscription_activated':
-      case 'subscription_created':
-      case 'payment_confirmed':
-      case 'subscription_renewed':
-      case 'subscription_canceled':
-        break;
-      default:
-        unreachable(event);
+    let line = entryLine(event);
+    if (line === null) continue;
+    if (event.type === 'credits_granted') effectiveAtMs.set(event.data.grantId, line.atMs);
+    if (event.type === 'grant_voided') {
+      // Voiding a grant that has not started yet takes effect, in the statement, when it would have.
+      const starts = effectiveAtMs.get(event.data.grantId) ?? line.atMs;
+      if (starts > line.atMs) line = lineAt(line, starts);
     }
+    lines.push({ line, seq: lines.length });
   }
-  const d = decimals ?? 0;
+  const d = lines[0]?.line.decimals ?? 0;
   let balance = 0n;
   return lines
-    .filter((line) => line.atMs <= toMs)
-    .sort((a, b) => a.atMs - b.atMs || a.seq - b.seq)
-    .map(({ atMs: _atMs, seq: _seq, amount, held, debt, ...line }) => {
-      balance += amount;
-      return {
-        ...line,
-        amount: formatAmount(amount, d),
-        held: formatAmount(held, d),
-        debt: formatAmount(debt, d),
-        balance: formatAmount(balance, d),
-      };
+    .filter(({ line }) => line.atMs <= toMs)
+    .sort((a, b) => a.line.atMs - b.line.atMs || a.seq - b.seq)
+    .map(({ line }) => {
+      balance += line.amount;
+      return formatLine(line, balance, d);
     });
 }

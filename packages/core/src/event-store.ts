@@ -171,8 +171,14 @@ export interface EventStore {
    * (`appendAll`).
    */
   appendMany?(batch: readonly StreamAppend[]): Promise<StreamAppendOutcome[]>;
-  /** Events of one stream with version >= `fromVersion` (default 1), in order. */
-  readStream(streamId: string, options?: { fromVersion?: number }): Promise<StoredEvent[]>;
+  /**
+   * Events of one stream with version >= `fromVersion` (default 1) and, if given, <= `toVersion`, in
+   * order: a page of a long stream costs its own length, not the stream's.
+   */
+  readStream(
+    streamId: string,
+    options?: { fromVersion?: number; toVersion?: number },
+  ): Promise<StoredEvent[]>;
   /**
    * Events of all streams of one partition of the global order (default `SINGLE_PARTITION`) with
    * position > `after` (default 0), in that partition's order, at most `limit`. A reader paging through

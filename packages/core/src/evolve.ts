@@ -54,6 +54,7 @@ export function applyEvent(state: CustomerState, event: RecordedEvent): Customer
       };
       state.grants.set(grant.grantId, grant);
       account(state, data.currency, data.amount).live.push(grant);
+      if (grant.effectiveAtMs > Date.parse(event.at)) defer(state, grant.effectiveAtMs, data.currency);
       if (data.paymentId !== null)
         state.payments.set(data.paymentId, { subscriptionId: null, cycle: null, grantId: data.grantId });
       break;
@@ -62,6 +63,9 @@ export function applyEvent(state: CustomerState, event: RecordedEvent): Customer
     case 'grant_voided': {
       const grant = grantOf(state, event, event.data.grantId);
       if (grant.status !== 'active') corrupt(event, `grant ${grant.grantId} has already ended`);
+      // A grant voided before it starts: the statement shows the void when the grant would have started.
+      if (event.type === 'grant_voided' && grant.effectiveAtMs > Date.parse(event.at))
+        defer(state, grant.effectiveAtMs, grant.currency);
       spend(state, event, grant, toMinor(event.data.amount));
       grant.status = event.type === 'grant_expired' ? 'expired' : 'voided';
       grant.endedAt = event.at;
@@ -234,6 +238,11 @@ export function fold(events: Iterable<RecordedEvent>, from: CustomerState = init
  */
 export function evolve(state: CustomerState, event: RecordedEvent): CustomerState {
   return applyEvent(cloneState(state), event);
+}
+
+/** Notes that the event being folded (the next version) shows in the statement at `atMs`. */
+function defer(state: CustomerState, atMs: number, currency: string): void {
+  state.deferred = [...state.deferred, { version: state.version + 1, atMs, currency }];
 }
 
 /** Takes `amount` off a grant; one spent down to nothing leaves play once it has become effective. */

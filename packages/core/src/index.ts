@@ -74,6 +74,13 @@ export {
   type LedgerOptions,
   type WriteMethods,
 } from './ledger/create-ledger.js';
+export {
+  DEFAULT_PAGE_SIZE,
+  type EntriesInput,
+  type EntriesOrder,
+  MAX_PAGE_SIZE,
+} from './ledger/entries-inputs.js';
+export type { EntriesPage } from './ledger/entry-pages.js';
 export type * from './ledger/inputs.js';
 export type { CheckInput, CurrencyReadInput, CustomerRef, ReadInput } from './ledger/read-inputs.js';
 export type { VerifyResult } from './ledger/verify.js';

@@ -46,12 +46,14 @@ export { CURRENT_SCHEMA_VERSIONS, EVENT_TYPES } from './events.js';
 export { applyEvent, evolve, fold } from './evolve.js';
 export { canonicalJson, chainHash, GENESIS_HASH } from './hash-chain.js';
 export { parseInput } from './input/parse.js';
+export { entriesInput, statementFilter } from './ledger/entries-inputs.js';
 export { checkInput, currencyReadInput, customerRef, readInput } from './ledger/read-inputs.js';
 export { findUsages, recallNeeds } from './recall.js';
 export type {
   AccountState,
   CustomerInfo,
   CustomerState,
+  DeferredLine,
   GrantState,
   HoldState,
   Recalled,

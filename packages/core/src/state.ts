@@ -36,6 +36,14 @@ export interface CustomerState {
    * grant of a purchase). A payment seen twice is recorded once. One per paid cycle or purchase.
    */
   readonly payments: Map<string, PaymentRecord>;
+  /**
+   * The statement lines dated later than their event, oldest event first: a grant that starts in the
+   * future shows when it starts, and so does the void of a grant that had not started yet. Every other
+   * line sits at its event's place in the stream, so a page of the statement reads its slice of the
+   * stream plus these (few: one per future-dated grant). Replaced, never changed in place, so copies
+   * share it.
+   */
+  deferred: readonly DeferredLine[];
   /** Events folded so far: the stream version this state is at. */
   version: number;
   /** `at` of the last event folded ('' before the first): the stream's clock never runs backwards. */
@@ -82,6 +90,18 @@ export interface PaymentRecord {
 export interface UsageRecord {
   readonly deduction: CreditsDeducted['data'];
   reversed: boolean;
+}
+
+/**
+ * A statement line dated after its event: the event's stream version, and the instant it shows at.
+ *
+ * @example
+ * const later = fold(events).deferred.filter((line) => line.atMs > Date.now()); // grants not started yet
+ */
+export interface DeferredLine {
+  readonly version: number;
+  readonly atMs: number;
+  readonly currency: string;
 }
 
 /**
@@ -208,6 +228,7 @@ export function initialState(): CustomerState {
     holds: new Map(),
     carries: new Map(),
     payments: new Map(),
+    deferred: [],
     version: 0,
     lastAt: '',
     recalled: emptyRecalled(),
@@ -241,6 +262,7 @@ export function cloneState(state: CustomerState): CustomerState {
     holds: new Map(state.holds),
     carries: new Map(state.carries),
     payments: new Map(state.payments),
+    deferred: state.deferred,
     version: state.version,
     lastAt: state.lastAt,
     recalled: {
@@ -287,9 +309,10 @@ export function recall(
 /**
  * Shape version of `toSnapshotState`'s output; bump it when the state shape changes. A snapshot is a
  * cache: one of another version is ignored and the stream replayed (the next snapshot replaces it),
- * never migrated. 4: only what is in play, per-feature carries, scopes and payments.
+ * never migrated. 4: only what is in play, per-feature carries, scopes and payments. 5: the deferred
+ * statement lines.
  */
-export const STATE_SCHEMA_VERSION = 4;
+export const STATE_SCHEMA_VERSION = 5;
 
 interface SnapshotShape {
   customer: CustomerInfo | null;
@@ -310,6 +333,7 @@ interface SnapshotShape {
   payments: [string, PaymentRecord][];
   holds: (Omit<HoldState, 'amount' | 'expiresAtMs'> & { amount: string; expiresAtMs: number | null })[];
   carries: [string, string][];
+  deferred: DeferredLine[];
   version: number;
   lastAt: string;
 }
@@ -343,6 +367,7 @@ export function toSnapshotState(state: CustomerState): unknown {
     })),
     carries: [...state.carries],
     payments: [...state.payments],
+    deferred: [...state.deferred],
     version: state.version,
     lastAt: state.lastAt,
   };
@@ -384,6 +409,7 @@ export function fromSnapshotState(data: unknown): CustomerState {
   }
   for (const [feature, carry] of shape.carries) state.carries.set(feature, carry);
   for (const [paymentId, paid] of shape.payments) state.payments.set(paymentId, paid);
+  state.deferred = shape.deferred;
   state.version = shape.version;
   state.lastAt = shape.lastAt;
   return state;

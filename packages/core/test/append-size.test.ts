@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { allEntries } from '../../../test/support/statement.js';
 import { createLedger, defineCatalog, type EventStore, MAX_EVENTS_PER_APPEND } from '../src/index.js';
 import { DAY, memoryStore, TestClock } from './support.js';
 
@@ -40,7 +41,7 @@ describe('appends stay within what every store takes', () => {
     await ledger.createCustomer({ customerId: 'cus_1' });
     await ledger.subscribe({ customerId: 'cus_1', planId: 'daily' });
     clock.advance(3650 * DAY);
-    const before = await ledger.entries({ customerId: 'cus_1', currency: 'credits' });
+    const before = await allEntries(ledger, { customerId: 'cus_1', currency: 'credits' });
     expect(before.length).toBeGreaterThan(2 * 3650);
 
     const usage = await ledger.trackUsage({ customerId: 'cus_1', feature: 'call', quantity: 1 });
@@ -48,10 +49,10 @@ describe('appends stay within what every store takes', () => {
     expect(Math.max(...sizes)).toBeLessThanOrEqual(MAX_EVENTS_PER_APPEND);
     expect(sizes.length).toBeGreaterThan(3);
 
-    const after = await ledger.entries({ customerId: 'cus_1', currency: 'credits' });
+    const after = await allEntries(ledger, { customerId: 'cus_1', currency: 'credits' });
     expect(after.slice(0, before.length)).toEqual(before);
     const cold = createLedger({ catalog, store, clock: clock.now });
-    expect(await cold.entries({ customerId: 'cus_1', currency: 'credits' })).toEqual(after);
+    expect(await allEntries(cold, { customerId: 'cus_1', currency: 'credits' })).toEqual(after);
     expect(await cold.verify({ customerId: 'cus_1' })).toMatchObject({ ok: true });
   });
 

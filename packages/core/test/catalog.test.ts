@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { allEntries } from '../../../test/support/statement.js';
 import { type CatalogInput, createLedger, defineCatalog } from '../src/index.js';
 import { catalog, expectTallyError, memoryStore, TestClock } from './support.js';
 
@@ -233,7 +234,7 @@ describe('events are facts: replay never consults the catalog', () => {
       ['100', '2025-01-31T10:00:00.000Z'],
       ['100', '2025-02-28T10:00:00.000Z'],
     ]);
-    const entries = await after.entries({ customerId: 'cus_1', currency: 'credits' });
+    const entries = await allEntries(after, { customerId: 'cus_1', currency: 'credits' });
     expect(entries.find((e) => e.kind === 'usage')!.amount).toBe('-10');
   });
 });

@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { allEntries } from '../../../test/support/statement.js';
 import { balanceOf, customerWith, DAY, setup } from './support.js';
 
 const effective = async (s: ReturnType<typeof setup>, at?: string) =>
@@ -109,7 +110,7 @@ describe('renewals need no scheduler', () => {
     const written = (await s.store.readAll()).length;
 
     s.clock.set('2025-04-01T00:00:00.000Z');
-    const entries = await s.ledger.entries({ customerId: 'cus_1', currency: 'credits' });
+    const entries = await allEntries(s.ledger, { customerId: 'cus_1', currency: 'credits' });
     expect(entries.map((e) => [e.kind, e.amount, e.balance, e.at])).toEqual([
       ['grant', '100', '100', '2025-01-31T10:00:00.000Z'],
       ['usage', '-30', '70', '2025-01-31T10:00:00.000Z'],
@@ -138,7 +139,7 @@ describe('renewals need no scheduler', () => {
     s.clock.set('2025-04-01T00:00:00.000Z');
     const at = s.clock.iso;
     const read = {
-      entries: await s.ledger.entries({ customerId: 'cus_1', currency: 'credits' }),
+      entries: await allEntries(s.ledger, { customerId: 'cus_1', currency: 'credits' }),
       grants: await s.ledger.grants({ customerId: 'cus_1' }),
       accounts: await s.ledger.creditAccounts({ customerId: 'cus_1' }),
       subscriptions: await s.ledger.subscriptions({ customerId: 'cus_1' }),
@@ -152,7 +153,9 @@ describe('renewals need no scheduler', () => {
       '2025-03-31T10:00:00.000Z',
     ]);
     for (const ledger of [s.ledger, s.cold()]) {
-      expect(await ledger.entries({ customerId: 'cus_1', currency: 'credits', at })).toEqual(read.entries);
+      expect(await allEntries(ledger, { customerId: 'cus_1', currency: 'credits', at })).toEqual(
+        read.entries,
+      );
       expect(await ledger.grants({ customerId: 'cus_1', at })).toEqual(read.grants);
       expect(await ledger.creditAccounts({ customerId: 'cus_1', at })).toEqual(read.accounts);
       expect(await ledger.subscriptions({ customerId: 'cus_1', at })).toEqual(read.subscriptions);
@@ -163,7 +166,7 @@ describe('renewals need no scheduler', () => {
     const s = setup({ start: Date.parse('2025-01-01T00:00:00.000Z') });
     await customerWith(s, 'daily');
     s.clock.set('2026-01-01T00:00:00.000Z');
-    const entries = await s.ledger.entries({ customerId: 'cus_1', currency: 'credits' });
+    const entries = await allEntries(s.ledger, { customerId: 'cus_1', currency: 'credits' });
     expect(entries.filter((e) => e.kind === 'grant')).toHaveLength(366);
     expect(entries.at(-1)!.balance).toBe('10');
     expect((await balanceOf(s.ledger))!.balance).toBe('10');

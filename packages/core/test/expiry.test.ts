@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { allEntries } from '../../../test/support/statement.js';
 import { balanceOf, customerWith, DAY, iso, setup, T0 } from './support.js';
 
 describe('expiry is time-driven', () => {
@@ -32,7 +33,7 @@ describe('expiry is time-driven', () => {
     await s.ledger.grant({ customerId: 'cus_1', currency: 'credits', amount: '5' });
     await s.ledger.trackUsage({ customerId: 'cus_1', feature: 'ai-generation', quantity: 2 });
     s.clock.advance(2 * DAY);
-    const entries = await s.ledger.entries({ customerId: 'cus_1', currency: 'credits' });
+    const entries = await allEntries(s.ledger, { customerId: 'cus_1', currency: 'credits' });
     expect(entries.map((e) => [e.kind, e.amount, e.balance, e.at])).toEqual([
       ['grant', '50', '50', iso(T0)],
       ['grant', '5', '55', iso(T0)],
@@ -54,7 +55,7 @@ describe('expiry is time-driven', () => {
     });
     await s.ledger.trackUsage({ customerId: 'cus_1', feature: 'ai-generation', quantity: 1 });
     s.clock.advance(2 * DAY);
-    const entries = await s.ledger.entries({ customerId: 'cus_1', currency: 'credits' });
+    const entries = await allEntries(s.ledger, { customerId: 'cus_1', currency: 'credits' });
     expect(entries.map((e) => e.kind)).toEqual(['grant', 'usage']);
     const [grant] = await s.ledger.grants({ customerId: 'cus_1', currency: 'credits' });
     // Past its expiresAt a grant reads as expired even if nothing was left to take.
@@ -66,7 +67,7 @@ describe('expiry is time-driven', () => {
     await customerWith(s, 'free');
     await s.ledger.trackUsage({ customerId: 'cus_1', feature: 'ai-generation', quantity: 4 });
     s.clock.set('2025-02-28T10:00:00.000Z');
-    const entries = await s.ledger.entries({ customerId: 'cus_1', currency: 'credits' });
+    const entries = await allEntries(s.ledger, { customerId: 'cus_1', currency: 'credits' });
     expect(entries.slice(-2).map((e) => [e.kind, e.amount, e.balance, e.at])).toEqual([
       ['expiry', '-60', '0', '2025-02-28T10:00:00.000Z'],
       ['grant', '100', '100', '2025-02-28T10:00:00.000Z'],

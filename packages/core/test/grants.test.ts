@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { allEntries } from '../../../test/support/statement.js';
 import { balanceOf, customerWith, DAY, expectRefused, iso, setup, T0 } from './support.js';
 
 describe('grant: top-ups, promotions, manual adjustments', () => {
@@ -39,7 +40,7 @@ describe('grant: top-ups, promotions, manual adjustments', () => {
         scoped: [],
       },
     });
-    const [line] = await s.ledger.entries({ customerId: 'cus_1', currency: 'credits' });
+    const [line] = await allEntries(s.ledger, { customerId: 'cus_1', currency: 'credits' });
     expect(line).toMatchObject({ kind: 'grant', amount: '500', source: 'top_up', grantId: result.grantId });
   });
 
@@ -92,7 +93,7 @@ describe('future grants count only from effectiveAt', () => {
       effectiveAt,
     });
     expect(result).toMatchObject({ status: 'pending', account: { balance: '0' } });
-    expect(await s.ledger.entries({ customerId: 'cus_1', currency: 'credits' })).toEqual([]);
+    expect(await allEntries(s.ledger, { customerId: 'cus_1', currency: 'credits' })).toEqual([]);
     await expectRefused(
       s.store,
       () => s.ledger.trackUsage({ customerId: 'cus_1', feature: 'ai-generation', quantity: 1 }),
@@ -103,7 +104,7 @@ describe('future grants count only from effectiveAt', () => {
     expect((await balanceOf(s.ledger))!.balance).toBe('40');
     const [grant] = await s.ledger.grants({ customerId: 'cus_1', currency: 'credits' });
     expect(grant!.status).toBe('active');
-    const entries = await s.ledger.entries({ customerId: 'cus_1', currency: 'credits' });
+    const entries = await allEntries(s.ledger, { customerId: 'cus_1', currency: 'credits' });
     expect(entries.map((e) => [e.kind, e.amount, e.at])).toEqual([['grant', '40', effectiveAt]]);
     await s.ledger.trackUsage({ customerId: 'cus_1', feature: 'ai-generation', quantity: 1 });
     expect((await balanceOf(s.ledger))!.balance).toBe('30');
@@ -151,7 +152,7 @@ describe('voidGrant', () => {
     s.clock.advance(1000);
     const voided = await s.ledger.voidGrant({ customerId: 'cus_1', grantId, reason: 'chargeback' });
     expect(voided).toMatchObject({ grantId, status: 'voided', remaining: '0', amount: '50' });
-    const entries = await s.ledger.entries({ customerId: 'cus_1', currency: 'credits' });
+    const entries = await allEntries(s.ledger, { customerId: 'cus_1', currency: 'credits' });
     expect(entries.at(-1)).toMatchObject({
       kind: 'void',
       amount: '-30',
@@ -176,13 +177,15 @@ describe('voidGrant', () => {
     await s.ledger.voidGrant({ customerId: 'cus_1', grantId, reason: 'mistake' });
     s.clock.set(T0 + 2 * DAY);
     expect((await balanceOf(s.ledger))!.balance).toBe('0');
-    const entries = await s.ledger.entries({ customerId: 'cus_1', currency: 'credits' });
+    const entries = await allEntries(s.ledger, { customerId: 'cus_1', currency: 'credits' });
     expect(entries.map((e) => [e.kind, e.amount, e.at])).toEqual([
       ['grant', '40', effectiveAt],
       ['void', '-40', effectiveAt],
     ]);
     expect(entries.at(-1)!.balance).toBe('0');
-    expect(await s.ledger.entries({ customerId: 'cus_1', currency: 'credits', at: iso(T0 + 1) })).toEqual([]);
+    expect(await allEntries(s.ledger, { customerId: 'cus_1', currency: 'credits', at: iso(T0 + 1) })).toEqual(
+      [],
+    );
   });
 
   test('voiding twice or an expired grant is grant_not_active, an unknown grant unknown_grant; none writes', async () => {

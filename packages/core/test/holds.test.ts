@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { allEntries } from '../../../test/support/statement.js';
 import { balanceOf, customerWith, expectRefused, HOUR, iso, setup, T0 } from './support.js';
 
 async function withHold(quantity = 5, expiresAt?: string) {
@@ -28,7 +29,7 @@ describe('hold', () => {
       account: { balance: '100', held: '50', available: '50' },
     });
     expect(await balanceOf(s.ledger)).toMatchObject({ balance: '100', held: '50', available: '50' });
-    const entries = await s.ledger.entries({ customerId: 'cus_1', currency: 'credits' });
+    const entries = await allEntries(s.ledger, { customerId: 'cus_1', currency: 'credits' });
     expect(entries.at(-1)).toMatchObject({
       kind: 'hold',
       amount: '0',
@@ -85,7 +86,7 @@ describe('captureHold', () => {
       account: { balance: '70', held: '0', available: '70' },
     });
     expect((await s.ledger.holds({ customerId: 'cus_1' }))[0]!.status).toBe('captured');
-    const entries = await s.ledger.entries({ customerId: 'cus_1', currency: 'credits' });
+    const entries = await allEntries(s.ledger, { customerId: 'cus_1', currency: 'credits' });
     expect(entries.slice(-2).map((e) => [e.kind, e.amount, e.held, e.balance])).toEqual([
       ['hold_release', '0', '-50', '100'],
       ['usage', '-30', '0', '70'],
@@ -173,7 +174,7 @@ describe('releaseHold and expiry', () => {
     s.clock.set(T0 + HOUR);
     expect(await balanceOf(s.ledger)).toMatchObject({ balance: '100', held: '0', available: '100' });
     expect((await s.ledger.holds({ customerId: 'cus_1' }))[0]!.status).toBe('expired');
-    const entries = await s.ledger.entries({ customerId: 'cus_1', currency: 'credits' });
+    const entries = await allEntries(s.ledger, { customerId: 'cus_1', currency: 'credits' });
     expect(entries.at(-1)).toMatchObject({
       kind: 'hold_release',
       reason: 'expired',

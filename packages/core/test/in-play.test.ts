@@ -2,6 +2,7 @@ import * as fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { commandSequence } from '../../../test/support/command-sequences.js';
 import { fcOptions } from '../../../test/support/fast-check.js';
+import { allEntries } from '../../../test/support/statement.js';
 import { createLedger, type EventStore, type Ledger, type RecordedEvent } from '../src/index.js';
 import { StreamCache } from '../src/ledger/streams.js';
 import { applyEvent, type CustomerState, fold, recall, recallNeeds, upcast } from '../src/pure.js';
@@ -122,7 +123,7 @@ describe('a customer with a long history', () => {
     return {
       accounts: await ledger.creditAccounts({ customerId }),
       grants: await ledger.grants({ customerId }),
-      entries: await ledger.entries({ customerId }),
+      entries: await allEntries(ledger, { customerId }),
       holds: await ledger.holds({ customerId }),
     };
   }

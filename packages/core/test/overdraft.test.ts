@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { allEntries } from '../../../test/support/statement.js';
 import { balanceOf, customerWith, DAY, expectRefused, iso, setup, T0 } from './support.js';
 
 async function inDebt(limit = '50', quantity = 3) {
@@ -20,7 +21,7 @@ describe('creditLimit lets the balance go negative down to -limit', () => {
       available: '-30',
       creditLimit: '50',
     });
-    const entries = await s.ledger.entries({ customerId: 'cus_1', currency: 'credits' });
+    const entries = await allEntries(s.ledger, { customerId: 'cus_1', currency: 'credits' });
     expect(entries.map((e) => [e.kind, e.amount, e.balance])).toEqual([['usage', '-30', '-30']]);
   });
 
@@ -73,7 +74,7 @@ describe('debt is settled first from the next credit', () => {
     s.clock.advance(1000);
     const grant = await s.ledger.grant({ customerId: 'cus_1', currency: 'credits', amount: '100' });
     expect(grant).toMatchObject({ remaining: '70', account: { balance: '70', debt: '0' } });
-    const entries = await s.ledger.entries({ customerId: 'cus_1', currency: 'credits' });
+    const entries = await allEntries(s.ledger, { customerId: 'cus_1', currency: 'credits' });
     expect(entries.map((e) => [e.kind, e.amount, e.balance, e.at])).toEqual([
       ['usage', '-30', '-30', iso(T0)],
       ['grant', '100', '70', iso(T0 + 1000)],
@@ -106,7 +107,7 @@ describe('debt is settled first from the next credit', () => {
     expect(await balanceOf(s.ledger)).toMatchObject({ balance: '70', debt: '0' });
     const [g] = await s.ledger.grants({ customerId: 'cus_1', currency: 'credits' });
     expect(g!.remaining).toBe('70');
-    const entries = await s.ledger.entries({ customerId: 'cus_1', currency: 'credits' });
+    const entries = await allEntries(s.ledger, { customerId: 'cus_1', currency: 'credits' });
     expect(entries.slice(1).map((e) => [e.kind, e.amount, e.balance, e.at])).toEqual([
       ['grant', '100', '70', effectiveAt],
       ['debt_settlement', '0', '70', effectiveAt],
@@ -118,7 +119,7 @@ describe('debt is settled first from the next credit', () => {
     await s.ledger.trackUsage({ customerId: 'cus_1', feature: 'ai-generation', quantity: 1 });
     const settled = (await s.store.readAll()).find((e) => e.type === 'debt_settled')!;
     expect(settled.at).toBe(effectiveAt);
-    expect(await s.cold().entries({ customerId: 'cus_1', currency: 'credits', at: effectiveAt })).toEqual(
+    expect(await allEntries(s.cold(), { customerId: 'cus_1', currency: 'credits', at: effectiveAt })).toEqual(
       entries,
     );
   });
@@ -131,7 +132,7 @@ describe('debt is settled first from the next credit', () => {
     expect((await balanceOf(s.ledger))!.balance).toBe('-30');
     s.clock.set('2025-02-28T10:00:00.000Z');
     expect(await balanceOf(s.ledger)).toMatchObject({ balance: '70', debt: '0' });
-    const entries = await s.ledger.entries({ customerId: 'cus_1', currency: 'credits' });
+    const entries = await allEntries(s.ledger, { customerId: 'cus_1', currency: 'credits' });
     expect(entries.slice(-2).map((e) => [e.kind, e.amount, e.balance])).toEqual([
       ['grant', '100', '70'],
       ['debt_settlement', '0', '70'],
@@ -157,7 +158,7 @@ describe('debt is settled first from the next credit', () => {
     expect(reversed.account).toMatchObject({ balance: '-10', debt: '10' });
     const [grant] = await s.ledger.grants({ customerId: 'cus_1', currency: 'credits' });
     expect(grant!.remaining).toBe('0');
-    const entries = await s.ledger.entries({ customerId: 'cus_1', currency: 'credits' });
+    const entries = await allEntries(s.ledger, { customerId: 'cus_1', currency: 'credits' });
     expect(entries.slice(-2).map((e) => [e.kind, e.amount, e.balance])).toEqual([
       ['reversal', '20', '-10'],
       ['debt_settlement', '0', '-10'],
@@ -184,7 +185,7 @@ describe('the statement shows debt moving', () => {
     const { s, usage } = await inDebt('50', 3);
     await s.ledger.grant({ customerId: 'cus_1', currency: 'credits', amount: '10' });
     await s.ledger.reverseUsage({ customerId: 'cus_1', usageId: usage.usageId, reason: 'refund' });
-    const entries = await s.ledger.entries({ customerId: 'cus_1', currency: 'credits' });
+    const entries = await allEntries(s.ledger, { customerId: 'cus_1', currency: 'credits' });
     expect(entries.map((e) => [e.kind, e.amount, e.debt, e.balance])).toEqual([
       ['usage', '-30', '30', '-30'],
       ['grant', '10', '0', '-20'],

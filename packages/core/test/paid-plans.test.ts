@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { allEntries } from '../../../test/support/statement.js';
 import { defineCatalog } from '../src/index.js';
 import { DAY, expectRefused, expectTallyError, iso, setup } from './support.js';
 
@@ -161,7 +162,7 @@ describe('paid plans', () => {
     expect(await balance(s)).toBe('1000');
     s.clock.advance(3 * DAY);
     expect(await balance(s)).toBe('0');
-    const expiry = (await s.ledger.entries({ customerId: 'cus_1', currency: 'credits' })).at(-1);
+    const expiry = (await allEntries(s.ledger, { customerId: 'cus_1', currency: 'credits' })).at(-1);
     expect(expiry).toMatchObject({
       kind: 'expiry',
       amount: '-1000',

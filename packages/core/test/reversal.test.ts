@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { allEntries } from '../../../test/support/statement.js';
 import { balanceOf, customerWith, DAY, expectRefused, iso, setup, T0 } from './support.js';
 
 describe('reverseUsage', () => {
@@ -27,7 +28,7 @@ describe('reverseUsage', () => {
     expect(reversed.account.balance).toBe('65');
     const grants = await s.ledger.grants({ customerId: 'cus_1', currency: 'credits' });
     expect(grants.map((g) => g.remaining)).toEqual(['15', '50']);
-    const entries = await s.ledger.entries({ customerId: 'cus_1', currency: 'credits' });
+    const entries = await allEntries(s.ledger, { customerId: 'cus_1', currency: 'credits' });
     expect(entries.at(-1)).toMatchObject({
       kind: 'reversal',
       amount: '30',
@@ -59,7 +60,7 @@ describe('reverseUsage', () => {
     expect(grants[expiring.grantId]).toMatchObject({ remaining: '0', status: 'expired' });
     expect(grants[lasting.grantId]).toMatchObject({ remaining: '100' });
     expect((await balanceOf(s.ledger))!.balance).toBe('100');
-    const entries = await s.ledger.entries({ customerId: 'cus_1', currency: 'credits' });
+    const entries = await allEntries(s.ledger, { customerId: 'cus_1', currency: 'credits' });
     expect(entries.at(-1)).toMatchObject({ kind: 'reversal', amount: '10', balance: '100' });
   });
 
@@ -98,7 +99,7 @@ describe('reverseUsage', () => {
     expect(reversed.account.balance).toBe('50');
     const grants = await s.ledger.grants({ customerId: 'cus_1', currency: 'credits' });
     expect(grants.at(-1)).toMatchObject({ source: 'reversal', amount: '20', priority: 0, expiresAt: null });
-    const entries = await s.ledger.entries({ customerId: 'cus_1', currency: 'credits' });
+    const entries = await allEntries(s.ledger, { customerId: 'cus_1', currency: 'credits' });
     expect(entries.at(-1)!.balance).toBe('50');
   });
 

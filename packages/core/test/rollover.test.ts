@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { allEntries } from '../../../test/support/statement.js';
 import { balanceOf, customerWith, setup } from './support.js';
 
 const FEB28 = '2025-02-28T10:00:00.000Z';
@@ -17,7 +18,7 @@ describe('rollover: { max } carries unused plan credit into the next cycle', () 
   test('up to max carries as a rollover grant expiring at the next cycle end; the rest expires', async () => {
     const { s, sub } = await proCustomerUsing(100);
     s.clock.set(FEB28);
-    const entries = await s.ledger.entries({ customerId: 'cus_1', currency: 'credits' });
+    const entries = await allEntries(s.ledger, { customerId: 'cus_1', currency: 'credits' });
     expect(entries.slice(2).map((e) => [e.kind, e.source, e.amount, e.balance, e.at])).toEqual([
       ['expiry', null, '-900', '0', FEB28],
       ['grant', 'plan', '1000', '1000', FEB28],
@@ -56,7 +57,7 @@ describe('rollover: { max } carries unused plan credit into the next cycle', () 
   test('rolled-over credit counts toward the next rollover, still capped at max', async () => {
     const { s } = await proCustomerUsing(0);
     s.clock.set(APR30);
-    const entries = await s.ledger.entries({ customerId: 'cus_1', currency: 'credits', at: MAR31 });
+    const entries = await allEntries(s.ledger, { customerId: 'cus_1', currency: 'credits', at: MAR31 });
     expect(entries.filter((e) => e.at === MAR31).map((e) => [e.kind, e.amount])).toEqual([
       ['expiry', '-1000'],
       ['expiry', '-300'],
@@ -80,7 +81,7 @@ describe('rollover: { max } carries unused plan credit into the next cycle', () 
     const { s } = await proCustomerUsing(100);
     await s.ledger.cancelSubscription({ customerId: 'cus_1', at: 'cycle_end' });
     s.clock.set(MAR31);
-    const entries = await s.ledger.entries({ customerId: 'cus_1', currency: 'credits' });
+    const entries = await allEntries(s.ledger, { customerId: 'cus_1', currency: 'credits' });
     expect(entries.map((e) => [e.kind, e.amount, e.at])).toEqual([
       ['grant', '1000', '2025-01-31T10:00:00.000Z'],
       ['usage', '-100', '2025-01-31T10:00:00.000Z'],

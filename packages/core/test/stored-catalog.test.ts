@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { allEntries } from '../../../test/support/statement.js';
 import { createLedger, type EventStore, type Ledger } from '../src/index.js';
 import { DAY, expectRefused, expectTallyError, HOUR, memoryStore, T0, TestClock } from './support.js';
 
@@ -19,7 +20,7 @@ async function quickstartCatalog(ledger: Ledger) {
 }
 
 const statement = async (ledger: Ledger, customerId = 'cus_123') =>
-  (await ledger.entries({ customerId, currency: 'credits' })).map((e) => [e.kind, e.amount, e.balance]);
+  (await allEntries(ledger, { customerId, currency: 'credits' })).map((e) => [e.kind, e.amount, e.balance]);
 
 describe('a catalog kept in the store', () => {
   test('is built through the API from an empty store, and runs the walkthrough', async () => {
@@ -208,8 +209,8 @@ describe('a catalog kept in the store', () => {
       await ledger.trackUsage({ customerId: 'cus_123', feature: 'ai-generation', quantity: 0.25 });
     }
     const cold = createLedger({ store, clock: clock.now });
-    expect(await cold.entries({ customerId: 'cus_123' })).toEqual(
-      await ledger.entries({ customerId: 'cus_123' }),
+    expect(await allEntries(cold, { customerId: 'cus_123' })).toEqual(
+      await allEntries(ledger, { customerId: 'cus_123' }),
     );
     expect(await cold.creditAccounts({ customerId: 'cus_123' })).toEqual(
       await ledger.creditAccounts({ customerId: 'cus_123' }),

@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { allEntries } from '../../../test/support/statement.js';
 import { balanceOf, customerWith, DAY, expectRefused, iso, setup, T0 } from './support.js';
 
 const FEB28 = '2025-02-28T10:00:00.000Z';
@@ -59,7 +60,7 @@ describe('cancelSubscription', () => {
     expect((await balanceOf(s.ledger))!.balance).toBe('100');
     s.clock.set('2025-05-01T00:00:00.000Z');
     expect((await balanceOf(s.ledger))!.balance).toBe('0');
-    const entries = await s.ledger.entries({ customerId: 'cus_1', currency: 'credits' });
+    const entries = await allEntries(s.ledger, { customerId: 'cus_1', currency: 'credits' });
     expect(entries.map((e) => [e.kind, e.amount, e.at])).toEqual([
       ['grant', '100', iso(T0)],
       ['expiry', '-100', FEB28],
@@ -91,7 +92,7 @@ describe('cancelSubscription', () => {
     await s.ledger.grant({ customerId: 'cus_1', currency: 'credits', amount: '7', source: 'top_up' });
     s.clock.advance(DAY);
     await s.ledger.cancelSubscription({ customerId: 'cus_1', expireCredits: true });
-    const entries = await s.ledger.entries({ customerId: 'cus_1', currency: 'credits' });
+    const entries = await allEntries(s.ledger, { customerId: 'cus_1', currency: 'credits' });
     expect(entries.at(-1)).toMatchObject({ kind: 'expiry', amount: '-450', balance: '7', at: iso(T0 + DAY) });
     // Top-ups are not the plan's to take back; credits that never expire stay too.
     expect((await balanceOf(s.ledger))!.balance).toBe('7');
@@ -155,7 +156,7 @@ describe('changePlan', () => {
       currentPeriodEnd: '2025-03-10T00:00:00.000Z',
     });
     expect(changed.subscriptionId).not.toBe(old!.subscriptionId);
-    const entries = await s.ledger.entries({ customerId: 'cus_1', currency: 'credits' });
+    const entries = await allEntries(s.ledger, { customerId: 'cus_1', currency: 'credits' });
     expect(entries.map((e) => [e.kind, e.amount, e.balance, e.at])).toEqual([
       ['grant', '100', '100', iso(T0)],
       ['usage', '-30', '70', iso(T0)],

@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { allEntries } from '../../../test/support/statement.js';
 import { DAY, expectTallyError, HOUR, iso, setup, T0 } from './support.js';
 
 /** A customer with a month of activity: plan credit, top-ups, usage, a hold, a void, a renewal. */
@@ -30,7 +31,11 @@ describe('reads accept at and answer as of that instant', () => {
   test("a past month's statement is one call", async () => {
     const s = await busyMonth();
     const endOfJanuary = '2025-01-31T23:59:59.999Z';
-    const january = await s.ledger.entries({ customerId: 'cus_1', currency: 'credits', at: endOfJanuary });
+    const january = await allEntries(s.ledger, {
+      customerId: 'cus_1',
+      currency: 'credits',
+      at: endOfJanuary,
+    });
     expect(january.map((e) => [e.kind, e.amount, e.balance, e.at])).toEqual([
       ['grant', '100', '100', '2025-01-01T00:00:00.000Z'],
       ['usage', '-20', '80', '2025-01-05T00:00:00.000Z'],
@@ -56,7 +61,7 @@ describe('reads accept at and answer as of that instant', () => {
       ['top_up', '40', 'active'],
     ]);
     // And today: February's renewal, usage and void are there.
-    const now = await s.ledger.entries({ customerId: 'cus_1', currency: 'credits' });
+    const now = await allEntries(s.ledger, { customerId: 'cus_1', currency: 'credits' });
     expect(now.slice(6).map((e) => [e.kind, e.amount, e.balance])).toEqual([
       ['expiry', '-30', '40'],
       ['grant', '100', '140'],
@@ -106,7 +111,7 @@ describe('reads accept at and answer as of that instant', () => {
         const ref = { customerId: 'cus_1', at: iso(ms) };
         out.push({
           accounts: await ledger.creditAccounts(ref),
-          entries: await ledger.entries(ref),
+          entries: await allEntries(ledger, ref),
           grants: await ledger.grants(ref),
           holds: await ledger.holds(ref),
           subscriptions: await ledger.subscriptions(ref),

@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { allEntries } from '../../../test/support/statement.js';
 import { createLedger, type NewEvent } from '../src/index.js';
 import { CURRENT_SCHEMA_VERSIONS, upcast } from '../src/pure.js';
 import { catalog, expectTallyError, iso, memoryStore, T0, TestClock } from './support.js';
@@ -81,7 +82,7 @@ describe('upcast', () => {
       balance: '90',
       debt: '0',
     });
-    const entries = await ledger.entries({ customerId: 'cus_1', currency: 'credits' });
+    const entries = await allEntries(ledger, { customerId: 'cus_1', currency: 'credits' });
     expect(entries.map((e) => [e.kind, e.amount, e.balance, e.usageId, e.holdId])).toEqual([
       ['grant', '100', '100', null, null],
       ['usage', '-10', '90', 'usage_v1', null],

@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { allEntries } from '../../../test/support/statement.js';
 import { balanceOf, customerWith, expectRefused, setup } from './support.js';
 
 describe('trackUsage', () => {
@@ -32,7 +33,7 @@ describe('trackUsage', () => {
       balance: '80',
     });
     expect(Object.isFrozen(usage)).toBe(true);
-    const [, line] = await s.ledger.entries({ customerId: 'cus_1', currency: 'credits' });
+    const [, line] = await allEntries(s.ledger, { customerId: 'cus_1', currency: 'credits' });
     expect(line).toMatchObject({
       kind: 'usage',
       amount: '-20',

@@ -1,5 +1,5 @@
 import type { Ledger } from '@tally/core';
-import { type CommandName, currencyReadInput, readInput } from '@tally/core/pure';
+import { type CommandName, currencyReadInput, entriesInput, readInput } from '@tally/core/pure';
 import type { z } from 'zod';
 import type { CustomerScope } from './customer-token.js';
 
@@ -135,7 +135,11 @@ export const routes: readonly Route[] = [
   list('/v1/holds', 'holds', readInput, 'read'),
   write('/v1/credit-limits', 'setCreditLimit'),
   list('/v1/credit-accounts', 'creditAccounts', readInput, 'read'),
-  list('/v1/ledger', 'entries', currencyReadInput, 'read'),
+  // A page: `{ data, nextCursor, hasMore }` as the ledger answers it.
+  open(
+    { kind: 'read', method: 'get', path: '/v1/ledger', call: 'entries', query: entriesInput, list: false },
+    'read',
+  ),
   // The catalog, built and changed over the API when the ledger keeps it in the store.
   catalogRead('/v1/catalog', null),
   catalogChange('put', '/v1/catalog', 'syncCatalog'),

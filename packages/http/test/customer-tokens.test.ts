@@ -321,7 +321,7 @@ describe('a customer token', () => {
       token,
     );
     expect(usage).toMatchObject({ status: 201, body: { cost: '10' } });
-    expect((await w.ledger.entries({ customerId: 'cus_a' })).at(-1)?.kind).toBe('usage');
+    expect((await w.ledger.entries({ customerId: 'cus_a' })).data.at(-1)?.kind).toBe('usage');
 
     const other = await send(w, { method: 'GET', path: '/v1/ledger?customerId=cus_b' }, token);
     expect(other).toMatchObject({ status: 403, body: { error: { code: 'forbidden', field: 'customerId' } } });

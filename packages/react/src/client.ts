@@ -1,8 +1,9 @@
 import type {
   CheckResult,
   CreditAccount,
+  EntriesOrder,
+  EntriesPage,
   GrantView,
-  LedgerEntry,
   TrackUsageInput,
   UsageResult,
 } from '@tally/core';
@@ -38,17 +39,13 @@ export interface TallyClientOptions {
 }
 
 /**
- * One page of `GET /v1/ledger`: the entries (oldest first), and the cursor of the next page.
+ * One page of `GET /v1/ledger` (the ledger's `EntriesPage`): the entries, and the cursor of the next.
  *
  * @example
  * const page: LedgerPage = await client.ledgerPage({ currency: 'credits', limit: 20 });
  * if (page.hasMore) await client.ledgerPage({ currency: 'credits', limit: 20, cursor: page.nextCursor! });
  */
-export interface LedgerPage {
-  readonly data: readonly LedgerEntry[];
-  readonly nextCursor: string | null;
-  readonly hasMore: boolean;
-}
+export type LedgerPage = EntriesPage;
 
 /**
  * A usage to record for the client's customer, with the `Idempotency-Key` it is sent under.
@@ -71,7 +68,12 @@ export interface TallyClient {
   readonly baseUrl: string;
   readonly customerId: string;
   creditAccounts(): Promise<readonly CreditAccount[]>;
-  ledgerPage(query: { currency?: string; limit?: number; cursor?: string }): Promise<LedgerPage>;
+  ledgerPage(query: {
+    currency?: string;
+    limit?: number;
+    cursor?: string;
+    order?: EntriesOrder;
+  }): Promise<LedgerPage>;
   grants(query?: { currency?: string }): Promise<readonly GrantView[]>;
   check(query: { feature: string; quantity: number }): Promise<CheckResult>;
   trackUsage(call: UsageCall): Promise<UsageResult>;
@@ -139,13 +141,8 @@ export function createTallyClient(options: TallyClientOptions): TallyClient {
     async creditAccounts() {
       return (await request<{ data: CreditAccount[] }>('GET', api('/credit-accounts'))).data;
     },
-    async ledgerPage({ currency, limit, cursor }) {
-      const page = await request<Partial<LedgerPage> & { data: LedgerEntry[] }>(
-        'GET',
-        api('/ledger', { currency, limit, cursor }),
-      );
-      // A server without paging answers every entry at once: one page, the last.
-      return { data: page.data, nextCursor: page.nextCursor ?? null, hasMore: page.hasMore === true };
+    ledgerPage({ currency, limit, cursor, order }) {
+      return request<LedgerPage>('GET', api('/ledger', { currency, limit, cursor, order }));
     },
     async grants(query = {}) {
       return (await request<{ data: GrantView[] }>('GET', api('/grants', query))).data;

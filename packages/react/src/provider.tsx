@@ -93,7 +93,7 @@ export function useTallyClient(): TallyClient {
 }
 
 /**
- * The cache keys of one customer's data: `[…, 'credit-accounts']`, `[…, 'ledger', currency, pageSize]`,
+ * The cache keys of one customer's data: `[…, 'credit-accounts']`, `[…, 'ledger', currency, pageSize, order]`,
  * `[…, 'grants', currency]`, `[…, 'check', feature, quantity]`; invalidate `tallyKey(client)` to
  * refresh all of it.
  *

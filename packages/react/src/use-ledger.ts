@@ -1,4 +1,4 @@
-import type { LedgerEntry } from '@tally/core';
+import type { EntriesOrder, LedgerEntry } from '@tally/core';
 import { type InfiniteData, useInfiniteQuery } from '@tanstack/react-query';
 import { useCallback, useMemo } from 'react';
 import type { LedgerPage } from './client.js';
@@ -15,8 +15,10 @@ import type { ReadOptions } from './use-credit-accounts.js';
 export interface UseLedgerOptions extends ReadOptions<LedgerPage> {
   /** One currency's statement (default every currency's entries). */
   readonly currency?: string;
-  /** Entries per page (default the server's). */
+  /** Entries per page (default the server's: 100, at most 1,000). */
   readonly pageSize?: number;
+  /** `newest_first` for a statement that opens on the latest entries (default oldest first). */
+  readonly order?: EntriesOrder;
 }
 
 /**
@@ -55,7 +57,7 @@ export interface LedgerResult {
  */
 export function useLedger(options: UseLedgerOptions = {}): LedgerResult {
   const client = useTallyClient();
-  const { currency, pageSize, initialData } = options;
+  const { currency, pageSize, order, initialData } = options;
   const query = useInfiniteQuery<
     LedgerPage,
     TallyClientError,
@@ -63,11 +65,12 @@ export function useLedger(options: UseLedgerOptions = {}): LedgerResult {
     readonly unknown[],
     string | null
   >({
-    queryKey: tallyKey(client, 'ledger', currency ?? null, pageSize ?? null),
+    queryKey: tallyKey(client, 'ledger', currency ?? null, pageSize ?? null, order ?? null),
     queryFn: ({ pageParam }) =>
       client.ledgerPage({
         ...(currency === undefined ? {} : { currency }),
         ...(pageSize === undefined ? {} : { limit: pageSize }),
+        ...(order === undefined ? {} : { order }),
         ...(pageParam === null ? {} : { cursor: pageParam }),
       }),
     initialPageParam: null,

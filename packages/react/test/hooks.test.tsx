@@ -49,7 +49,7 @@ function provider(customerId: string, options: { token?: string } = {}) {
 const balanceOf = async (customerId: string) =>
   (await server.ledger.creditAccounts({ customerId })).find((a) => a.currency === 'credits')?.balance;
 const usagesOf = async (customerId: string) =>
-  (await server.ledger.entries({ customerId })).filter((e) => e.kind === 'usage');
+  (await server.ledger.entries({ customerId })).data.filter((e) => e.kind === 'usage');
 const posts = (path: string) => server.seen.filter((r) => r.method === 'POST' && r.path === path);
 
 describe('reads', () => {
@@ -107,7 +107,7 @@ describe('useLedger', () => {
     for (let i = 1; i <= 5; i++) {
       await server.ledger.grant({ customerId, currency: 'credits', amount: String(i), source: 'promotion' });
     }
-    const all = await server.ledger.entries({ customerId, currency: 'credits' });
+    const { data: all } = await server.ledger.entries({ customerId, currency: 'credits' });
     expect(all).toHaveLength(7);
     const { result } = renderHook(() => useLedger({ currency: 'credits', pageSize: 3 }), {
       wrapper: provider(customerId),
@@ -127,6 +127,14 @@ describe('useLedger', () => {
     const requests = server.seen.length;
     act(() => result.current.loadMore());
     expect(server.seen.length).toBe(requests);
+
+    // Newest first: the latest entries open the statement.
+    const newest = renderHook(() => useLedger({ currency: 'credits', pageSize: 3, order: 'newest_first' }), {
+      wrapper: provider(customerId),
+    });
+    await waitFor(() => expect(newest.result.current.data).toHaveLength(3));
+    expect(newest.result.current.data).toEqual(all.slice(-3).reverse());
+    expect(newest.result.current.hasMore).toBe(true);
   });
 });
 
@@ -193,8 +201,8 @@ describe('useTrackUsage', () => {
     const customerId = await customer();
     render(<Wallet />, { wrapper: provider(customerId) });
     await waitFor(() => expect(screen.getByTestId('balance').textContent).toBe('90'));
-    expect(screen.getByTestId('rows').textContent).toBe('2');
-    expect(screen.getByText('gate open')).toBeTruthy();
+    await waitFor(() => expect(screen.getByTestId('rows').textContent).toBe('2'));
+    await waitFor(() => expect(screen.getByText('gate open')).toBeTruthy());
     fireEvent.click(screen.getByText('Generate'));
     await waitFor(() => expect(screen.getByTestId('balance').textContent).toBe('80'));
     await waitFor(() => expect(screen.getByTestId('rows').textContent).toBe('3'));

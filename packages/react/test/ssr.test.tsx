@@ -36,7 +36,7 @@ afterAll(() => server.close());
 
 it('renders initialData without a request or a token on the server', async () => {
   const accounts = await server.ledger.creditAccounts({ customerId: 'cus_ssr' });
-  const entries = await server.ledger.entries({ customerId: 'cus_ssr', currency: 'credits' });
+  const { data: entries } = await server.ledger.entries({ customerId: 'cus_ssr', currency: 'credits' });
   let tokens = 0;
   const before = server.seen.length;
   const html = renderToString(

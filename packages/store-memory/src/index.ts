@@ -66,7 +66,9 @@ export function memoryStore(): EventStore {
 
     async readStream(streamId, options = {}) {
       const from = Math.max(1, options.fromVersion ?? 1);
-      return (streams.get(streamId) ?? []).slice(from - 1).map(copy);
+      const to = options.toVersion ?? Number.POSITIVE_INFINITY;
+      const stream = streams.get(streamId) ?? [];
+      return stream.slice(from - 1, Number.isFinite(to) ? Math.max(from - 1, to) : stream.length).map(copy);
     },
 
     async readAll(options = {}) {

@@ -134,7 +134,8 @@ export function postgresStore(
 
     async readStream(streamId, readOptions = {}) {
       await ensureSchema();
-      const rows = await db.query<EventRow>(sql.readStream, [streamId, readOptions.fromVersion ?? 1]);
+      const to = readOptions.toVersion ?? Number.MAX_SAFE_INTEGER;
+      const rows = await db.query<EventRow>(sql.readStream, [streamId, readOptions.fromVersion ?? 1, to]);
       return rows.map(toStoredEvent);
     },
 
@@ -245,7 +246,7 @@ function statements(s: string) {
     // ORDER BY names the table's column: a bare name would sort by the text-cast output column.
     readStream: prepared(
       'read_stream',
-      `SELECT ${EVENT_COLUMNS} FROM ${s}.events e WHERE stream_id = $1 AND version >= $2 ORDER BY e.version`,
+      `SELECT ${EVENT_COLUMNS} FROM ${s}.events e WHERE stream_id = $1 AND version >= $2 AND version <= $3 ORDER BY e.version`,
     ),
     /**
      * Only rows whose transaction is older than the oldest transaction still running: every one of

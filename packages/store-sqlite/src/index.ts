@@ -68,8 +68,8 @@ export function sqliteStore(options: SqliteStoreOptions): EventStore {
     .prepare<[string], bigint>('SELECT coalesce(max(version), 0) FROM events WHERE stream_id = ?')
     .pluck();
   const columns = 'position, stream_id, version, id, type, schema_version, at, data, metadata';
-  const selectStream = db.prepare<[string, number], EventRow>(
-    `SELECT ${columns} FROM events WHERE stream_id = ? AND version >= ? ORDER BY version`,
+  const selectStream = db.prepare<[string, number, number], EventRow>(
+    `SELECT ${columns} FROM events WHERE stream_id = ? AND version >= ? AND version <= ? ORDER BY version`,
   );
   // One writer at a time and positions taken inside the write transaction: position order is
   // commit order, so a reader that saw position P can only ever find new events after P.
@@ -138,7 +138,8 @@ export function sqliteStore(options: SqliteStoreOptions): EventStore {
     },
 
     async readStream(streamId, readOptions = {}) {
-      return selectStream.all(streamId, readOptions.fromVersion ?? 1).map(toStoredEvent);
+      const to = readOptions.toVersion ?? Number.MAX_SAFE_INTEGER;
+      return selectStream.all(streamId, readOptions.fromVersion ?? 1, to).map(toStoredEvent);
     },
 
     async readAll(readOptions = {}) {

@@ -35,7 +35,8 @@ export async function walkthrough(
   await ledger.subscribe({ customerId: 'cus_123', planId: 'free' });
   await ledger.trackUsage({ customerId: 'cus_123', feature: 'ai-generation', quantity: 1 });
 
-  const entries = await ledger.entries({ customerId: 'cus_123', currency: 'credits' });
+  // One page, oldest first: a new customer's statement fits in it.
+  const { data: entries } = await ledger.entries({ customerId: 'cus_123', currency: 'credits' });
   log(['at'.padEnd(24), 'kind'.padEnd(6), 'amount'.padStart(7), 'balance'.padStart(8)].join('  '));
   for (const entry of entries) {
     const amount = entry.amount.startsWith('-') ? entry.amount : `+${entry.amount}`;

@@ -1,5 +1,6 @@
 import { type EventStore, type Ledger, type RecordedEvent, type StoredEvent, TallyError } from '@tally/core';
 import { upcast } from '@tally/core/pure';
+import { allEntries } from '../../support/statement.js';
 
 /**
  * Independent checks of what a store holds. The fold here is written from the event definitions, not
@@ -152,7 +153,7 @@ export async function auditCustomer(
     debt: account?.debt ?? '0',
     creditLimit: account?.creditLimit ?? '0',
   };
-  const entries = await ledger.entries({ customerId, currency });
+  const entries = await allEntries(ledger, { customerId, currency });
   const entriesBalance = entries.at(-1)?.balance ?? null;
   const m = (amount: string) => minor(amount, decimals);
   if (m(reported.balance) !== fold.balance)

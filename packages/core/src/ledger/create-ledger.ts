@@ -11,7 +11,6 @@ import { commands } from '../decide/commands.js';
 import type { IdKind } from '../decide/context.js';
 import type { CustomerResult } from '../decide/customer.js';
 import { priceUsage } from '../decide/pricing.js';
-import { type LedgerEntry, ledgerEntries } from '../entries.js';
 import { TallyError } from '../errors.js';
 import type { EventStore } from '../event-store.js';
 import { ulidIds } from '../ids.js';
@@ -35,6 +34,8 @@ import {
 } from '../views.js';
 import { codeCatalog, storedCatalog } from './catalog-source.js';
 import { dueBy } from './due.js';
+import { DEFAULT_PAGE_SIZE, type EntriesInput, entriesInput } from './entries-inputs.js';
+import { type EntriesPage, readPage, type StatementSource, type StatementWindow } from './entry-pages.js';
 import * as read from './read-inputs.js';
 import { foldAll, readRecorded, StreamCache, streamIdOf } from './streams.js';
 import { type VerifyResult, verifyStream } from './verify.js';
@@ -131,8 +132,17 @@ export interface Ledger extends WriteMethods, CatalogMethods {
   customer(input: read.CustomerRef): Promise<CustomerResult>;
   /** One account per currency the customer holds. @example await ledger.creditAccounts({ customerId: 'cus_123' }) */
   creditAccounts(input: read.ReadInput): Promise<CreditAccount[]>;
-  /** The statement, oldest first, with running balances. @example await ledger.entries({ customerId: 'cus_123', currency: 'credits' }) */
-  entries(input: read.CurrencyReadInput): Promise<LedgerEntry[]>;
+  /**
+   * A page of the statement, each line with the running balance after it: oldest first by default,
+   * or `order: 'newest_first'`; `limit` lines (default 100, at most 1,000) from `cursor` (a page's
+   * `nextCursor`, with the same filters), between `from` (inclusive) and `to` (exclusive). A page
+   * costs about what it holds, however long the history: the latest page of a million-event customer
+   * reads about what a new customer's does.
+   *
+   * @example
+   * const { data, nextCursor } = await ledger.entries({ customerId: 'cus_123', currency: 'credits', order: 'newest_first' });
+   */
+  entries(input: EntriesInput): Promise<EntriesPage>;
   /** Every grant, finished ones too. @example await ledger.grants({ customerId: 'cus_123', currency: 'credits' }) */
   grants(input: read.CurrencyReadInput): Promise<GrantView[]>;
   /** Every hold, finished ones too. @example await ledger.holds({ customerId: 'cus_123' }) */
@@ -281,6 +291,43 @@ export function createLedger(options: LedgerOptions): Ledger {
     return { state: advanced.state, atMs: at, due: advanced.events };
   }
 
+  /** What a statement read reads: the customer's stream as of `at`, narrowed to a currency and a window. */
+  async function statementOf(filter: {
+    customerId: string;
+    currency?: string | undefined;
+    from?: number | null | undefined;
+    to?: number | null | undefined;
+    at?: number | null | undefined;
+  }): Promise<{ source: StatementSource; window: StatementWindow }> {
+    if (filter.from != null && filter.to != null && filter.to <= filter.from)
+      throw new TallyError('invalid_time', 'to must be after from', { field: 'to' });
+    const { state, atMs, due } = await stateAt(filter.customerId, filter.at ?? null);
+    const codes = currencies(state, filter.currency ?? null);
+    const endBalances = new Map<string, bigint>();
+    for (const code of codes) {
+      const account = state.accounts.get(code);
+      endBalances.set(code, account === undefined ? 0n : accountFigures(account, atMs, null).balance);
+    }
+    const source: StatementSource = {
+      store,
+      streamId: streamIdOf(filter.customerId),
+      customerId: filter.customerId,
+      top: state.version - due.length,
+      due,
+      deferred: state.deferred,
+      decimals: (code) => state.accounts.get(code)?.decimals ?? catalogs.currency(code)?.decimals ?? 0,
+      endBalances,
+      atMs,
+      lastAtMs: state.lastAt === '' ? 0 : Date.parse(state.lastAt),
+    };
+    const window: StatementWindow = {
+      currency: filter.currency ?? null,
+      fromMs: filter.from ?? Number.NEGATIVE_INFINITY,
+      toMs: Math.min(filter.to == null ? Number.POSITIVE_INFINITY : filter.to - 1, atMs),
+    };
+    return { source, window };
+  }
+
   /** Folds only the events that happened by `atMs`: streams are in time order, so stop at the first later one. */
   async function replayUntil(customerId: string, atMs: number) {
     const events = await readRecorded(store, customerId);
@@ -399,14 +446,26 @@ export function createLedger(options: LedgerOptions): Ledger {
 
     async entries(input) {
       open();
-      const parsed = parseInput(read.currencyReadInput, input);
-      const { state, atMs, due } = await stateAt(parsed.customerId, parsed.at ?? null);
-      const events = [...(await readRecorded(store, parsed.customerId)), ...due];
-      const lines = currencies(state, parsed.currency ?? null).flatMap((code) =>
-        ledgerEntries(events, code, atMs),
+      const parsed = parseInput(entriesInput, input);
+      const { source, window } = await statementOf(parsed);
+      const scope = JSON.stringify([
+        parsed.customerId,
+        parsed.currency ?? null,
+        parsed.from ?? null,
+        parsed.to ?? null,
+        parsed.at ?? null,
+      ]);
+      const page = await readPage(
+        source,
+        window,
+        {
+          order: parsed.order ?? 'oldest_first',
+          limit: parsed.limit ?? DEFAULT_PAGE_SIZE,
+          cursor: parsed.cursor ?? null,
+        },
+        scope,
       );
-      if (parsed.currency === undefined) lines.sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
-      return freeze(lines, true);
+      return freeze(page, true);
     },
 
     async grants(input) {
