@@ -8,7 +8,7 @@
  * not built on pack, a dependency declared only in the workspace or a broken declaration fails here
  * before it reaches a user. It also packs @tally/core with `npm pack` and expects the same tarball.
  *
- * All five published packages. better-sqlite3 compiles from source on `npm install` (90-120 s on a
+ * All six published packages. better-sqlite3 compiles from source on `npm install` (90-120 s on a
  * 2-core machine), which is most of this test's 2-3 minutes; the timings are printed at the end.
  */
 import { execFile } from 'node:child_process';
@@ -30,7 +30,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const PACKAGES = ['core', 'http', 'store-memory', 'store-postgres', 'store-sqlite'] as const;
+const PACKAGES = ['core', 'http', 'store-memory', 'store-postgres', 'store-sqlite', 'webhooks'] as const;
 const work = mkdtempSync(join(tmpdir(), 'tally-pack-'));
 // The README's layout: Tally cloned next to the user's project.
 const clone = join(work, 'tally');
@@ -142,6 +142,22 @@ server.close();
 await ledger.close();
 `;
 
+/** Webhooks as a user's program: an endpoint registered, a delivery signed and verified. */
+const WEBHOOKS_PROGRAM = `import { memoryStore } from '@tally/store-memory';
+import { createWebhooks, signatureHeader, verifyWebhook, WebhookVerificationError } from '@tally/webhooks';
+
+const webhooks = createWebhooks({ store: memoryStore() });
+const { id, secret } = await webhooks.registerEndpoint({ url: 'https://example.com/hooks', eventTypes: ['*'] });
+const body = JSON.stringify({ id: 'evt_1', type: 'customer_created', createdAt: '', customerId: 'cus_123', data: {} });
+const header = signatureHeader(body, [secret], Math.floor(Date.now() / 1000));
+console.log(\`webhooks: \${id.startsWith('we_')} \${verifyWebhook(body, header, secret).id}\`);
+try {
+  verifyWebhook(body.replace('cus_123', 'cus_999'), header, secret);
+} catch (error) {
+  if (error instanceof WebhookVerificationError) console.log(\`altered: \${error.reason}\`);
+}
+`;
+
 /**
  * The durable stores as a user's program: a ledger on a SQLite file, written, closed and reopened
  * (`sqlite.ts`); on Postgres through PGlite (`pglite.ts`). `stores.ts` is what both share.
@@ -227,6 +243,7 @@ async function createProject(): Promise<void> {
     copyFileSync(join(root, 'packages/walkthrough/src', file), join(project, 'src', file));
   }
   writeFileSync(join(project, 'src/http.ts'), HTTP_PROGRAM);
+  writeFileSync(join(project, 'src/webhooks.ts'), WEBHOOKS_PROGRAM);
   writeFileSync(join(project, 'src/stores.ts'), STORES_MODULE);
   writeFileSync(join(project, 'src/sqlite.ts'), SQLITE_PROGRAM);
   writeFileSync(join(project, 'src/pglite.ts'), PGLITE_PROGRAM);
@@ -281,7 +298,7 @@ afterAll(() => {
 });
 
 describe('the packed packages, installed with npm outside the workspace', () => {
-  it('are the five published packages, each with only dist, README and sources, exports pointing at dist', () => {
+  it('are the six published packages, each with only dist, README and sources, exports pointing at dist', () => {
     expect(readdirSync(join(clone, 'tarballs')).sort()).toEqual(
       PACKAGES.map((name) => `tally-${name}-0.1.0.tgz`),
     );
@@ -346,6 +363,11 @@ describe('the packed packages, installed with npm outside the workspace', () => 
     expect(out).toContain('grant 100 100, usage -10 90');
     expect(out).toContain('http balance: 90');
     expect(out).toContain('without a key: 401 unauthorized 401');
+  });
+
+  it('sign and verify webhooks with the installed @tally/webhooks', async () => {
+    const out = await sh(process.execPath, ['dist/webhooks.js'], project);
+    expect(out.trim().split('\n')).toEqual(['webhooks: true evt_1', 'altered: no_valid_signature']);
   });
 
   it('keep a ledger in a SQLite file across opens', async () => {

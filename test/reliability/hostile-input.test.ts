@@ -87,6 +87,8 @@ async function makeFixture(store: EventStore): Promise<Fixture> {
     idempotencyKey: FIXTURE_KEY,
   });
   const hold = await ledger.hold({ customerId: CUSTOMER, feature: 'ai-generation', quantity: 1 });
+  // A rule with nothing in flight (the usd balance is above it): completing or failing asks for a request.
+  await ledger.setAutoTopUp({ customerId: CUSTOMER, currency: 'usd', threshold: '0.00', amount: '10.00' });
   const known = new Set([
     CUSTOMER,
     FIXTURE_KEY,
@@ -153,6 +155,38 @@ const badPriority = fc.oneof(
 const notFuture = fc.oneof(
   timeBefore(NOW_MS),
   fc.constantFrom<Date | string>(new Date(NOW_MS), new Date(NOW_MS).toISOString()),
+);
+
+/** Threshold lists no alert may take: not a list, too long, or holding a bad amount or percentage. */
+const badThresholds = fc.oneof(
+  fc.constantFrom(null, '10', 10, { percent: 20 }, {}),
+  fc.constant(Array.from({ length: 21 }, (_, i) => String(i + 1))),
+  fc.constant(['10', '10']),
+  fc.tuple(badAmount(0, { zero: false, nullish: true })).map(([amount]) => ['10', amount]),
+  fc
+    .oneof(badQuantity(), fc.constantFrom(100.01, 101, 12.345), fc.double({ min: 100.000001, noNaN: true }))
+    .map((percent) => [{ percent }]),
+  fc.constant([{ percent: 20, amount: '10' }]),
+);
+/** Spans no call may take: not a span, zero or less, fractional milliseconds, past ten years. */
+const badDuration = fc.oneof(
+  fc.constantFrom(
+    '3 days',
+    '3D',
+    'd',
+    '-3d',
+    '1.5d',
+    '',
+    'P3D',
+    0,
+    -1,
+    1.5,
+    Number.NaN,
+    1e13,
+    '99999999999999d',
+  ),
+  fc.constantFrom(true, {}, []),
+  fc.string({ maxLength: 6 }).filter((v) => !/^\d{1,12}(ms|s|m|h|d|w)$/.test(v)),
 );
 
 const SPECS: readonly MethodSpec[] = [
@@ -307,6 +341,83 @@ const SPECS: readonly MethodSpec[] = [
     }),
   },
   {
+    name: 'setBalanceAlert',
+    method: 'setBalanceAlert',
+    base: () => ({ customerId: CUSTOMER, currency: 'credits', thresholds: ['10', { percent: 20 }] }),
+    fields: (f) => ({
+      customerId: customerId(f),
+      currency: idOf(f),
+      thresholds: badThresholds,
+      expiringWithin: badDuration,
+      idempotencyKey: key(),
+    }),
+  },
+  {
+    name: 'setAutoTopUp',
+    method: 'setAutoTopUp',
+    base: () => ({ customerId: CUSTOMER, currency: 'usd', threshold: '0.00', amount: '10.00' }),
+    fields: (f) => ({
+      customerId: customerId(f),
+      currency: idOf(f),
+      threshold: badAmount(2, { zero: false, nullish: true }),
+      amount: badAmount(2, { zero: true, nullish: false }),
+      maxPerPeriod: fc.oneof(
+        fc.constantFrom(
+          null,
+          3,
+          '1d',
+          {},
+          { count: 2 },
+          { period: '1d' },
+          { count: 2, period: '1d', extra: 1 },
+        ),
+        badQuantity().map((count) => ({ count, period: '1d' })),
+        badAmount(2, { zero: true, nullish: false }).map((amount) => ({ amount, period: '1d' })),
+        badDuration.map((period) => ({ count: 1, period })),
+      ),
+      cooldown: badDuration,
+      paused: badFlag,
+      maxFailures: fc.oneof(badQuantity(), fc.constantFrom(0, 101, 1.5, '3')).filter((v) => v !== undefined),
+      retryBackoff: badDuration,
+      idempotencyKey: key(),
+    }),
+  },
+  {
+    name: 'completeAutoTopUp',
+    method: 'completeAutoTopUp',
+    base: () => ({
+      customerId: CUSTOMER,
+      currency: 'usd',
+      requestId: 'evt_none',
+      paymentId: 'pi_1',
+      price: { amount: '1.00', currency: 'USD' },
+    }),
+    fields: (f) => ({
+      customerId: customerId(f),
+      currency: idOf(f),
+      requestId: idOf(f),
+      // Any well-formed payment id is one the host may give: only malformed ones are refused.
+      paymentId: malformedId(),
+      price: fc.oneof(
+        fc.constantFrom(null, '1.00', 1, {}, { amount: '1.00' }, { amount: '1.00', currency: 'usd' }),
+        badAmount(4, { zero: false, nullish: true }).map((amount) => ({ amount, currency: 'USD' })),
+      ),
+      idempotencyKey: key(),
+    }),
+  },
+  {
+    name: 'failAutoTopUp',
+    method: 'failAutoTopUp',
+    base: () => ({ customerId: CUSTOMER, currency: 'usd', requestId: 'evt_none', error: 'declined' }),
+    fields: (f) => ({
+      customerId: customerId(f),
+      currency: idOf(f),
+      requestId: idOf(f),
+      error: badText(1000, { nullish: true }),
+      idempotencyKey: key(),
+    }),
+  },
+  {
     name: 'check',
     method: 'check',
     base: () => ({ customerId: CUSTOMER, feature: 'ai-generation', quantity: 1 }),
@@ -315,6 +426,12 @@ const SPECS: readonly MethodSpec[] = [
   {
     name: 'customer',
     method: 'customer',
+    base: () => ({ customerId: CUSTOMER }),
+    fields: (f) => ({ customerId: customerId(f) }),
+  },
+  {
+    name: 'settleDue',
+    method: 'settleDue',
     base: () => ({ customerId: CUSTOMER }),
     fields: (f) => ({ customerId: customerId(f) }),
   },
@@ -363,6 +480,11 @@ const WRITE_METHODS: readonly Method[] = [
   'captureHold',
   'releaseHold',
   'setCreditLimit',
+  'setBalanceAlert',
+  'evaluateAlerts',
+  'setAutoTopUp',
+  'completeAutoTopUp',
+  'failAutoTopUp',
 ];
 const ALL_METHODS: readonly Method[] = [
   ...WRITE_METHODS,
@@ -374,6 +496,7 @@ const ALL_METHODS: readonly Method[] = [
   'holds',
   'subscriptions',
   'verify',
+  'settleDue',
 ];
 
 async function call(ledger: Ledger, method: Method, input: unknown): Promise<unknown> {

@@ -25,6 +25,7 @@ import {
   type GrantView,
   type Ledger,
   type LedgerOptions,
+  runAutoTopUps,
   type StoredEvent,
   TallyError,
 } from '@tally/core';
@@ -135,6 +136,29 @@ export type Step =
   | { readonly op: 'reverse'; readonly c: number; readonly pick: number; readonly key: boolean }
   | { readonly op: 'void'; readonly c: number; readonly pick: number }
   | { readonly op: 'limit'; readonly c: number; readonly currency: Currency; readonly minor: number }
+  /** Sets (or, with no thresholds and no window, removes) a balance alert. */
+  | {
+      readonly op: 'alert';
+      readonly c: number;
+      readonly currency: Currency;
+      /** Absolute thresholds in minor units. */
+      readonly levels: readonly number[];
+      readonly percent: number | null;
+      readonly within: number | null;
+    }
+  /** Sets an auto top-up rule: buy `minor` (or up to `target`) when available is below `threshold`. */
+  | {
+      readonly op: 'topUpRule';
+      readonly c: number;
+      readonly currency: Currency;
+      readonly threshold: number;
+      readonly minor: number;
+      readonly toTarget: boolean;
+      readonly capCount: number | null;
+      readonly cooldown: number | null;
+    }
+  /** Runs the top-up executor for a customer, its purchases failing or going through. */
+  | { readonly op: 'runTopUps'; readonly c: number; readonly fail: boolean }
   /** Sends one of the earlier accepted keyed requests again, later. */
   | { readonly op: 'retry'; readonly pick: number }
   /** Changes a feature's price (a ledger whose catalog is stored), now or from a later instant. */
@@ -147,7 +171,7 @@ export type Step =
   /** Sends a few commands for one customer at once, so the writer decides them as one batch. */
   | { readonly op: 'burst'; readonly c: number; readonly steps: readonly CommandStep[] };
 
-type CommandStep = Exclude<Step, { op: 'jump' | 'retry' | 'burst' | 'reprice' }>;
+type CommandStep = Exclude<Step, { op: 'jump' | 'retry' | 'burst' | 'reprice' | 'runTopUps' }>;
 
 const customer = fc.nat({ max: 9 }).map((n) => (n < 8 ? 0 : 1)); // mostly one customer, sometimes two
 const key = fc.boolean();
@@ -282,10 +306,46 @@ const BURSTABLE = new Set<Step['op']>([
   'reverse',
   'limit',
   'void',
+  'alert',
+  'topUpRule',
 ]);
+
+const alert: fc.Arbitrary<Step> = currency.chain((cur) =>
+  fc.record({
+    op: fc.constant('alert' as const),
+    c: customer,
+    currency: fc.constant(cur),
+    levels: fc.uniqueArray(minorFor(cur), { maxLength: 3 }),
+    percent: fc.option(fc.constantFrom(10, 25, 50, 90), { nil: null }),
+    within: fc.option(fc.constantFrom(HOUR, DAY, 5 * DAY), { nil: null }),
+  }),
+);
+
+const topUpRule: fc.Arbitrary<Step> = currency.chain((cur) =>
+  fc.record({
+    op: fc.constant('topUpRule' as const),
+    c: customer,
+    currency: fc.constant(cur),
+    threshold: fc.oneof(fc.constant(0), minorFor(cur)),
+    minor: minorFor(cur),
+    toTarget: fc.boolean(),
+    capCount: fc.option(fc.integer({ min: 1, max: 3 }), { nil: null }),
+    cooldown: fc.option(fc.constantFrom(HOUR, DAY), { nil: null }),
+  }),
+);
 
 const step: fc.Arbitrary<Step> = fc.oneof(
   { weight: 30, arbitrary: single },
+  { weight: 2, arbitrary: alert },
+  { weight: 2, arbitrary: topUpRule },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      op: fc.constant('runTopUps' as const),
+      c: customer,
+      fail: fc.nat({ max: 3 }).map((n) => n === 0),
+    }),
+  },
   {
     weight: 1,
     arbitrary: fc
@@ -445,6 +505,24 @@ export async function runSequence(
       await ledger.updateFeature({ key: s.feature, perUnit: s.perUnit, ...effectiveAt });
       options.onStep?.(s, 'ok');
       if (checking) for (const customerId of exists) await checkCustomer(customerId, where);
+      continue;
+    }
+    if (s.op === 'runTopUps') {
+      const customerId = CUSTOMERS[s.c]!;
+      if (!exists.has(customerId)) continue;
+      const outcomes = await runAutoTopUps({
+        ledger,
+        customerId,
+        purchase: async (request) => {
+          if (s.fail) throw new Error('declined');
+          return {
+            paymentId: `pay_${request.idempotencyKey.replace(/[^A-Za-z0-9_.:@-]/g, '_').slice(-100)}`,
+            price: { amount: '1.00', currency: 'USD' },
+          };
+        },
+      });
+      options.onStep?.(s, outcomes.map((o) => o.outcome).join(',') || 'none');
+      if (checking) for (const c of exists) await checkCustomer(c, where);
       continue;
     }
     if (s.op === 'retry') {
@@ -700,6 +778,31 @@ export async function runSequence(
       case 'limit':
         return () =>
           ledger.setCreditLimit({ customerId, currency: s.currency, limit: format(s.minor, s.currency) });
+      case 'topUpRule': {
+        const level = format(s.threshold + (s.toTarget ? s.minor : 0), s.currency);
+        return () =>
+          ledger.setAutoTopUp({
+            customerId,
+            currency: s.currency,
+            threshold: format(s.threshold, s.currency),
+            ...(s.toTarget ? { target: level } : { amount: format(s.minor, s.currency) }),
+            ...(s.capCount === null ? {} : { maxPerPeriod: { count: s.capCount, period: DAY } }),
+            ...(s.cooldown === null ? {} : { cooldown: s.cooldown }),
+            maxFailures: 2,
+            retryBackoff: MINUTE,
+          });
+      }
+      case 'alert':
+        return () =>
+          ledger.setBalanceAlert({
+            customerId,
+            currency: s.currency,
+            thresholds: [
+              ...s.levels.map((m) => format(m, s.currency)),
+              ...(s.percent === null ? [] : [{ percent: s.percent }]),
+            ],
+            ...(s.within === null ? {} : { expiringWithin: s.within }),
+          });
     }
   }
 
@@ -715,7 +818,7 @@ export async function runSequence(
   function remember(s: CommandStep, result: unknown): void {
     const customerId = CUSTOMERS[s.c]!;
     const mine = known.get(customerId)!;
-    const r = result as Record<string, unknown>;
+    const r = (result ?? {}) as Record<string, unknown>;
     if (s.op === 'createCustomer') exists.add(customerId);
     if (typeof r.usageId === 'string' && s.op !== 'reverse') mine.usages.push(r.usageId);
     if (s.op === 'hold') mine.holds.push(r.holdId as string);
@@ -736,6 +839,67 @@ export async function runSequence(
       oracleFigures(expected, clock.ms),
       `${where}: live figures differ from the fold of the stored events`,
     );
+    checkAlerts(await store.readAll(), customerId, `${where} ${customerId}`);
+  }
+}
+
+/**
+ * Balance alerts in a stream are exactly once per crossing: per threshold, fired and re-armed take
+ * turns (starting from where the alert was set), each fired below its threshold and each re-armed at or
+ * above it, and a grant is noticed at most once while it holds credit.
+ */
+function checkAlerts(events: readonly StoredEvent[], customerId: string, where: string): void {
+  const below = new Map<string, boolean>();
+  const noticed = new Set<string>();
+  const inFlight = new Map<string, string>();
+  const purchases = new Set<string>();
+  const completedPayments = new Set<string>();
+  for (const stored of events) {
+    if (stored.streamId !== `customer-${customerId}`) continue;
+    const e = upcast(stored);
+    if (e.type === 'balance_alert_set') {
+      for (const key of [...below.keys()]) if (key.startsWith(`${e.data.currency}/`)) below.delete(key);
+      for (const t of e.data.thresholds)
+        below.set(`${e.data.currency}/${t.key}`, e.data.below.includes(t.key));
+    } else if (e.type === 'balance_alert_triggered' || e.type === 'balance_alert_rearmed') {
+      const key = `${e.data.currency}/${e.data.threshold}`;
+      const firing = e.type === 'balance_alert_triggered';
+      strictEqual(below.get(key), !firing, `${where}: ${e.type} ${key} twice in a row (${e.id})`);
+      below.set(key, firing);
+      ok(
+        firing
+          ? minor(e.data.available) < minor(e.data.amount)
+          : minor(e.data.available) >= minor(e.data.amount),
+        `${where}: ${e.type} ${key} with available ${e.data.available}`,
+      );
+    } else if (e.type === 'auto_top_up_requested') {
+      ok(
+        !inFlight.has(e.data.currency),
+        `${where}: a second top-up requested while one is in flight (${e.id})`,
+      );
+      inFlight.set(e.data.currency, e.data.requestId);
+    } else if (e.type === 'auto_top_up_completed' || e.type === 'auto_top_up_failed') {
+      strictEqual(
+        inFlight.get(e.data.currency),
+        e.data.requestId,
+        `${where}: ${e.type} of a request not in flight`,
+      );
+      if (e.type === 'auto_top_up_completed' || e.data.paused) inFlight.delete(e.data.currency);
+      if (e.type === 'auto_top_up_completed') {
+        ok(
+          purchases.has(e.data.grantId),
+          `${where}: completed ${e.data.requestId} without its purchase grant`,
+        );
+        ok(!completedPayments.has(e.data.paymentId), `${where}: payment ${e.data.paymentId} completed twice`);
+        completedPayments.add(e.data.paymentId);
+      }
+    } else if (e.type === 'credits_granted' && e.data.source === 'purchase') {
+      purchases.add(e.data.grantId);
+    } else if (e.type === 'credits_expiring') {
+      ok(!noticed.has(e.data.grantId), `${where}: ${e.data.grantId} noticed twice`);
+      noticed.add(e.data.grantId);
+      ok(e.at < e.data.expiresAt, `${where}: notice of ${e.data.grantId} at or after its expiry`);
+    }
   }
 }
 

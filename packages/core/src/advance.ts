@@ -7,6 +7,7 @@ import { formatAmount } from './money.js';
 import { Recorder } from './recorder.js';
 import { type CustomerState, cloneState } from './state.js';
 import { iso } from './time.js';
+import { nextWatchInstant, watch } from './watch.js';
 
 /** Bounds the work one read may do; a daily plan left alone for 27 years stays under it. */
 const MAX_DUE_INSTANTS = 10_000;
@@ -56,6 +57,20 @@ export function advance(
   return { state: recorder.state, events: recorder.events, complete: true };
 }
 
+/**
+ * The instant `state` next has something due after `afterMs` (everything due by `afterMs` already
+ * folded in), or null when nothing is scheduled: what the feed's time index keeps per customer.
+ *
+ * @example
+ * const nowMs = Date.now();
+ * const { state } = advance(fold(events), nowMs);
+ * const next = nextDueAt(state, nowMs); // e.g. the soonest grant expiry, or the next renewal
+ */
+export function nextDueAt(state: CustomerState, afterMs: number): number | null {
+  const at = nextDueInstant(state, Number.POSITIVE_INFINITY, afterMs);
+  return at === null || !Number.isFinite(at) ? null : at;
+}
+
 const noFreshIds = (): string => {
   throw new Error('advance records every event with its own derived id');
 };
@@ -86,6 +101,8 @@ function nextDueInstant(state: CustomerState, toMs: number, processedMs: number)
   for (const hold of state.holds.values()) {
     if (hold.expiresAtMs < next) next = hold.expiresAtMs;
   }
+  const watched = nextWatchInstant(state, settledUpTo);
+  if (watched !== null && watched < next) next = watched;
   if (next > toMs) return null;
   // A stream that somehow missed a due instant still never writes an event dated before its last one.
   return Math.max(next, lastMs);
@@ -94,7 +111,8 @@ function nextDueInstant(state: CustomerState, toMs: number, processedMs: number)
 /**
  * At one instant, in this order: measure what rolls over (before anything expires), expire grants,
  * expire the credits of a paid cycle whose grace period ended unpaid, expire holds, renew
- * subscriptions with their rollover, then let new credit settle debt.
+ * subscriptions with their rollover, let new credit settle debt, then record what the balance
+ * alerts make due.
  */
 function processInstant(recorder: Recorder, atMs: number, catalog: Catalog | undefined): void {
   const state = recorder.state;
@@ -155,4 +173,7 @@ function processInstant(recorder: Recorder, atMs: number, catalog: Catalog | und
     if (account.debt > 0n)
       settleDebt(recorder, account.currency, atMs, at, `${customerId}:${account.currency}:settle:${at}`);
   }
+
+  // Last: what the instant did to the available balance is what the alerts see.
+  watch(recorder, atMs, (what) => `${customerId}:${what}:${at}`);
 }

@@ -183,6 +183,16 @@ export function entryLine(event: RecordedEvent): EntryLine | null {
     case 'payment_confirmed':
     case 'subscription_renewed':
     case 'subscription_canceled':
+    // Alerts are about the balance; they move none of it.
+    case 'balance_alert_set':
+    case 'balance_alert_triggered':
+    case 'balance_alert_rearmed':
+    case 'credits_expiring':
+    // The purchase's credit is its credits_granted; these record why and when.
+    case 'auto_top_up_set':
+    case 'auto_top_up_requested':
+    case 'auto_top_up_failed':
+    case 'auto_top_up_completed':
       return null;
     default:
       return unreachable(event);

@@ -1,3 +1,5 @@
+import type { ConsumerStore } from './consumer-store.js';
+
 /**
  * The storage contract. The ledger talks to storage only through this interface; every adapter
  * (memory, SQLite, Postgres) passes the same conformance suite in `test/conformance`.
@@ -192,6 +194,11 @@ export interface EventStore {
    * are comparable only within a partition, so a reader keeps one position per partition.
    */
   partitions?(): Promise<readonly string[]>;
+  /**
+   * Optional: storage for the feed's consumers (checkpoints, leases, the time index of due instants),
+   * in the same database as the events. `createProcessor` needs it.
+   */
+  readonly consumers?: ConsumerStore;
   /** The event of `streamId` whose metadata carries `idempotencyKey`, if any. */
   findByIdempotencyKey(streamId: string, idempotencyKey: string): Promise<StoredEvent | null>;
   readSnapshot(streamId: string): Promise<Snapshot | null>;

@@ -1,3 +1,5 @@
+import type { AlertEvent } from './alerts/events.js';
+import type { AutoTopUpEvent } from './auto-top-up/events.js';
 import type { Money, PlanTerms, Scope } from './catalog/index.js';
 
 /**
@@ -418,7 +420,9 @@ export type TallyEvent =
   | CreditsHeld
   | HoldReleased
   | CreditLimitSet
-  | DebtSettled;
+  | DebtSettled
+  | AlertEvent
+  | AutoTopUpEvent;
 
 /**
  * The name of each kind of event Tally records; `EVENT_TYPES` holds the same names at runtime.
@@ -470,6 +474,14 @@ export const CURRENT_SCHEMA_VERSIONS = {
   hold_released: 1,
   credit_limit_set: 1,
   debt_settled: 1,
+  balance_alert_set: 1,
+  balance_alert_triggered: 1,
+  balance_alert_rearmed: 1,
+  credits_expiring: 1,
+  auto_top_up_set: 1,
+  auto_top_up_requested: 1,
+  auto_top_up_failed: 1,
+  auto_top_up_completed: 1,
 } as const satisfies Record<TallyEventType, number>;
 
 /**

@@ -1,3 +1,5 @@
+import { applyAlertEvent } from './alerts/state.js';
+import { applyTopUpEvent } from './auto-top-up/state.js';
 import { TallyError } from './errors.js';
 import type { RecordedEvent } from './events.js';
 import { decimalsOf, toMinor } from './money.js';
@@ -53,7 +55,10 @@ export function applyEvent(state: CustomerState, event: RecordedEvent): Customer
         endedAt: null,
       };
       state.grants.set(grant.grantId, grant);
-      account(state, data.currency, data.amount).live.push(grant);
+      const acc = account(state, data.currency, data.amount);
+      acc.live.push(grant);
+      // A reversal pays back debt already settled: credit returned, not granted.
+      if (data.source !== 'reversal') acc.granted += amount;
       if (grant.effectiveAtMs > Date.parse(event.at)) defer(state, grant.effectiveAtMs, data.currency);
       if (data.paymentId !== null)
         state.payments.set(data.paymentId, { subscriptionId: null, cycle: null, grantId: data.grantId });
@@ -143,6 +148,7 @@ export function applyEvent(state: CustomerState, event: RecordedEvent): Customer
     case 'subscription_activated':
     case 'subscription_created': {
       const data = event.data;
+      if (event.type === 'subscription_activated') startCycle(state, data.grants);
       if (state.subscriptions.has(data.subscriptionId))
         corrupt(event, `subscription ${data.subscriptionId} starts twice`);
       const activated = event.type === 'subscription_activated';
@@ -196,6 +202,23 @@ export function applyEvent(state: CustomerState, event: RecordedEvent): Customer
         sub.rules = data.terms.grants;
         sub.gracePeriodDays = data.terms.gracePeriodDays;
       }
+      startCycle(state, sub.rules);
+      break;
+    }
+    case 'balance_alert_set':
+    case 'balance_alert_triggered':
+    case 'balance_alert_rearmed':
+    case 'credits_expiring': {
+      const problem = applyAlertEvent(state.alerts, event);
+      if (problem !== null) corrupt(event, problem);
+      break;
+    }
+    case 'auto_top_up_set':
+    case 'auto_top_up_requested':
+    case 'auto_top_up_failed':
+    case 'auto_top_up_completed': {
+      const problem = applyTopUpEvent(state.autoTopUps, event);
+      if (problem !== null) corrupt(event, problem);
       break;
     }
     case 'subscription_canceled':
@@ -257,6 +280,7 @@ function spend(state: CustomerState, event: RecordedEvent, grant: GrantState, am
  * reversal changes it again, so reads and writes need not walk or copy it.
  */
 function retire(state: CustomerState, grant: GrantState): void {
+  state.alerts.get(grant.currency)?.noticed.delete(grant.grantId);
   if (state.grants.get(grant.grantId) !== grant) {
     state.recalled.grants.set(grant.grantId, grant);
     return;
@@ -287,11 +311,27 @@ function subscriptionOf(state: CustomerState, event: RecordedEvent, subscription
   return sub;
 }
 
+/** A cycle starts: the credit granted in it, which percentage alerts are of, counts from zero again. */
+function startCycle(state: CustomerState, rules: readonly { readonly currency: string }[]): void {
+  for (const rule of rules) {
+    const acc = state.accounts.get(rule.currency);
+    if (acc !== undefined) acc.granted = 0n;
+  }
+}
+
 /** The account for `currency`, opened on first sight with the places of an amount Tally wrote in it. */
 function account(state: CustomerState, currency: string, sampleAmount: string): AccountState {
   let acc = state.accounts.get(currency);
   if (acc === undefined) {
-    acc = { currency, decimals: decimalsOf(sampleAmount), live: [], debt: 0n, creditLimit: 0n, held: 0n };
+    acc = {
+      currency,
+      decimals: decimalsOf(sampleAmount),
+      live: [],
+      debt: 0n,
+      creditLimit: 0n,
+      held: 0n,
+      granted: 0n,
+    };
     state.accounts.set(currency, acc);
   }
   return acc;

@@ -14,6 +14,22 @@
  */
 
 export type {
+  AlertEvent,
+  AlertThreshold,
+  BalanceAlertRearmed,
+  BalanceAlertSet,
+  BalanceAlertTriggered,
+  CreditsExpiring,
+} from './alerts/events.js';
+export type {
+  AutoTopUpCompleted,
+  AutoTopUpEvent,
+  AutoTopUpFailed,
+  AutoTopUpRequested,
+  AutoTopUpSet,
+  TopUpCap,
+} from './auto-top-up/events.js';
+export type {
   Catalog,
   CatalogInput,
   Currency,
@@ -31,6 +47,10 @@ export type {
 // The catalog
 export { defineCatalog } from './catalog/index.js';
 export type { CatalogView, FeatureView, PlanView } from './catalog/views.js';
+// The feed: consumers of the global order, and what stores keep for them
+export * from './consumer-store.js';
+export type { BalanceAlertView, Evaluated } from './decide/alerts.js';
+export type { AutoTopUpView } from './decide/auto-top-up.js';
 export type { IdKind } from './decide/context.js';
 export type { CustomerResult } from './decide/customer.js';
 export type { GrantResult } from './decide/grant.js';
@@ -65,6 +85,15 @@ export type {
   TallyEventType,
   UsageReversed,
 } from './events.js';
+export * from './feed/index.js';
+// Auto top-up: the executor that calls the host's purchase function
+export {
+  type AutoTopUpOutcome,
+  autoTopUpHandler,
+  type Purchased,
+  type PurchaseRequest,
+  runAutoTopUps,
+} from './ledger/auto-top-ups.js';
 export type { CatalogMethods } from './ledger/create-ledger.js';
 // The ledger
 export {
@@ -72,6 +101,7 @@ export {
   createLedger,
   type Ledger,
   type LedgerOptions,
+  type SettleDueResult,
   type WriteMethods,
 } from './ledger/create-ledger.js';
 export {

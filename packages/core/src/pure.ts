@@ -45,6 +45,7 @@ export { ledgerEntries } from './entries.js';
 export { CURRENT_SCHEMA_VERSIONS, EVENT_TYPES } from './events.js';
 export { applyEvent, evolve, fold } from './evolve.js';
 export { canonicalJson, chainHash, GENESIS_HASH } from './hash-chain.js';
+export { jsonSchemaOverride } from './input/fields.js';
 export { parseInput } from './input/parse.js';
 export { entriesInput, statementFilter } from './ledger/entries-inputs.js';
 export { checkInput, currencyReadInput, customerRef, readInput } from './ledger/read-inputs.js';

@@ -46,6 +46,17 @@ export function recallNeeds(state: CustomerState, events: readonly RecordedEvent
       case 'credits_held':
       case 'hold_released':
       case 'credit_limit_set':
+      case 'balance_alert_set':
+      case 'balance_alert_triggered':
+      case 'balance_alert_rearmed':
+        break;
+      // Names only grants in play: a notice is recorded while the grant still holds credit.
+      case 'credits_expiring':
+      // The purchase's credit is its credits_granted; these record why and when.
+      case 'auto_top_up_set':
+      case 'auto_top_up_requested':
+      case 'auto_top_up_failed':
+      case 'auto_top_up_completed':
         break;
       default:
         return unreachable(event);

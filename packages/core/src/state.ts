@@ -1,3 +1,11 @@
+import {
+  type AlertRuleSnapshot,
+  type AlertRuleState,
+  alertsFromSnapshot,
+  alertsToSnapshot,
+  cloneAlerts,
+} from './alerts/state.js';
+import { type AutoTopUpState, cloneTopUps } from './auto-top-up/state.js';
 import type { Money, PlanGrantRule } from './catalog/index.js';
 import type { BillingFacts, CreditsDeducted, GrantSource } from './events.js';
 import type { Interval } from './time.js';
@@ -44,6 +52,10 @@ export interface CustomerState {
    * share it.
    */
   deferred: readonly DeferredLine[];
+  /** Balance alerts by currency: what is watched and what has fired (see `setBalanceAlert`). */
+  readonly alerts: Map<string, AlertRuleState>;
+  /** Auto top-up rules by currency, with the request in flight (see `setAutoTopUp`). */
+  readonly autoTopUps: Map<string, AutoTopUpState>;
   /** Events folded so far: the stream version this state is at. */
   version: number;
   /** `at` of the last event folded ('' before the first): the stream's clock never runs backwards. */
@@ -133,6 +145,11 @@ export interface AccountState {
   debt: bigint;
   creditLimit: bigint;
   held: bigint;
+  /**
+   * Credit granted in the current cycle (since a subscription that grants this currency last started a
+   * cycle; since the account opened if none does), in minor units: what percentage alerts are of.
+   */
+  granted: bigint;
 }
 
 /**
@@ -229,6 +246,8 @@ export function initialState(): CustomerState {
     carries: new Map(),
     payments: new Map(),
     deferred: [],
+    alerts: new Map(),
+    autoTopUps: new Map(),
     version: 0,
     lastAt: '',
     recalled: emptyRecalled(),
@@ -263,6 +282,8 @@ export function cloneState(state: CustomerState): CustomerState {
     carries: new Map(state.carries),
     payments: new Map(state.payments),
     deferred: state.deferred,
+    alerts: cloneAlerts(state.alerts),
+    autoTopUps: cloneTopUps(state.autoTopUps),
     version: state.version,
     lastAt: state.lastAt,
     recalled: {
@@ -310,9 +331,9 @@ export function recall(
  * Shape version of `toSnapshotState`'s output; bump it when the state shape changes. A snapshot is a
  * cache: one of another version is ignored and the stream replayed (the next snapshot replaces it),
  * never migrated. 4: only what is in play, per-feature carries, scopes and payments. 5: the deferred
- * statement lines.
+ * statement lines. 6: balance alerts, the credit granted in the cycle and auto top-ups.
  */
-export const STATE_SCHEMA_VERSION = 5;
+export const STATE_SCHEMA_VERSION = 6;
 
 interface SnapshotShape {
   customer: CustomerInfo | null;
@@ -328,12 +349,15 @@ interface SnapshotShape {
     debt: string;
     creditLimit: string;
     held: string;
+    granted: string;
   }[];
   subscriptions: (Omit<SubscriptionState, 'endsAtMs'> & { endsAtMs: number | null })[];
   payments: [string, PaymentRecord][];
   holds: (Omit<HoldState, 'amount' | 'expiresAtMs'> & { amount: string; expiresAtMs: number | null })[];
   carries: [string, string][];
   deferred: DeferredLine[];
+  alerts: AlertRuleSnapshot[];
+  autoTopUps: AutoTopUpState[];
   version: number;
   lastAt: string;
 }
@@ -355,6 +379,7 @@ export function toSnapshotState(state: CustomerState): unknown {
       debt: a.debt.toString(),
       creditLimit: a.creditLimit.toString(),
       held: a.held.toString(),
+      granted: a.granted.toString(),
     })),
     subscriptions: [...state.subscriptions.values()].map((s) => ({
       ...s,
@@ -368,6 +393,8 @@ export function toSnapshotState(state: CustomerState): unknown {
     carries: [...state.carries],
     payments: [...state.payments],
     deferred: [...state.deferred],
+    alerts: alertsToSnapshot(state.alerts),
+    autoTopUps: [...state.autoTopUps.values()],
     version: state.version,
     lastAt: state.lastAt,
   };
@@ -395,6 +422,7 @@ export function fromSnapshotState(data: unknown): CustomerState {
       debt: BigInt(a.debt),
       creditLimit: BigInt(a.creditLimit),
       held: BigInt(a.held),
+      granted: BigInt(a.granted),
     });
   }
   for (const s of shape.subscriptions) {
@@ -410,6 +438,8 @@ export function fromSnapshotState(data: unknown): CustomerState {
   for (const [feature, carry] of shape.carries) state.carries.set(feature, carry);
   for (const [paymentId, paid] of shape.payments) state.payments.set(paymentId, paid);
   state.deferred = shape.deferred;
+  alertsFromSnapshot(shape.alerts, state.alerts);
+  for (const rule of shape.autoTopUps) state.autoTopUps.set(rule.currency, { ...rule });
   state.version = shape.version;
   state.lastAt = shape.lastAt;
   return state;

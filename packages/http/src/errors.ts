@@ -74,6 +74,8 @@ const STATUS: Record<HttpErrorCode, number> = {
   unknown_grant: 404,
   unknown_usage: 404,
   unknown_hold: 404,
+  unknown_webhook_endpoint: 404,
+  unknown_webhook_delivery: 404,
   // The request conflicts with the current state or with an earlier request.
   customer_exists: 409,
   already_subscribed: 409,
@@ -83,6 +85,7 @@ const STATUS: Record<HttpErrorCode, number> = {
   subscription_inactive: 409,
   usage_already_reversed: 409,
   hold_not_active: 409,
+  webhook_endpoint_exists: 409,
   idempotency_conflict: 409,
   concurrency_conflict: 409,
   // Well-formed, but the books refuse it.
@@ -96,6 +99,9 @@ const STATUS: Record<HttpErrorCode, number> = {
   ledger_closed: 503,
   internal_error: 500,
 };
+
+/** Every code the API can answer with, in the order of the table above. */
+export const ERROR_CODES = Object.keys(STATUS) as readonly HttpErrorCode[];
 
 /**
  * The HTTP status an error code is answered with (500 for a code this version does not know).

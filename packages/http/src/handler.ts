@@ -8,8 +8,10 @@ import { admitRoute, ownCustomer } from './customer-access.js';
 import { type Caller, type CustomerTokenOptions, customerTokenVerifier } from './customer-auth.js';
 import { type ErrorBody, type HttpErrorCode, statusOf } from './errors.js';
 import { HttpError } from './http-error.js';
+import { OPENAPI_PATH, openApiDocument } from './openapi.js';
 import { readBody, readQuery } from './request.js';
 import { call, routes } from './routes.js';
+import type { WebhookService } from './webhook-service.js';
 
 /** A catalog read's query: the instant to read it as of. */
 const atQuery = z.strictObject({ at: z.string().optional() });
@@ -50,6 +52,11 @@ export interface HttpHandlerOptions {
    * does not reveal. Default: `console.error`.
    */
   readonly onError?: (error: unknown, request: Request) => void;
+  /**
+   * Webhooks to serve under `/v1/webhook-endpoints` and `/v1/webhook-deliveries` (`createWebhooks`
+   * of `@tally/webhooks`); without it those routes answer 404.
+   */
+  readonly webhooks?: WebhookService;
 }
 
 const SECRET_KEY: Caller = { kind: 'secret' };
@@ -129,6 +136,18 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
     );
   }
 
+  // The API's description needs no credentials: it says nothing a client generator should not see.
+  let document: object | null = null;
+  app.get(OPENAPI_PATH, (c) => {
+    if (c.req.raw.method === 'HEAD') return fail(c, 'not_found', `no route HEAD ${OPENAPI_PATH}`);
+    readQuery(c.req.url, null);
+    // The document lists what this handler answers: the webhook routes only when it serves them.
+    document ??= openApiDocument(
+      options.webhooks === undefined ? routes.filter((route) => route.kind !== 'webhooks') : routes,
+    );
+    return c.json(document);
+  });
+
   app.use('*', async (c, next) => {
     const authorization = c.req.header('authorization');
     if (authorized(authorization)) {
@@ -188,6 +207,24 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
         const { at } = readQuery(c.req.url, atQuery);
         const catalog = await ledger.catalog(at === undefined ? {} : { at });
         return c.json(route.pick === null ? catalog : { data: catalog[route.pick] });
+      }
+      if (route.kind === 'webhooks') {
+        const { webhooks } = options;
+        if (webhooks === undefined) {
+          return fail(
+            c,
+            'not_found',
+            `no route ${c.req.method} ${new URL(c.req.url).pathname}: webhooks are not served here`,
+          );
+        }
+        let fields: Record<string, unknown>;
+        if (route.method === 'get') fields = readQuery(c.req.url, route.query);
+        else {
+          readQuery(c.req.url, null);
+          fields = await readBody(c.req.raw, maxBodyBytes, Object.keys(params));
+        }
+        const result = await webhooks[route.call]({ ...fields, ...params });
+        return c.json(route.list ? { data: result } : (result as object), route.status);
       }
       if (route.kind === 'catalog-change') {
         readQuery(c.req.url, null);

@@ -1,7 +1,8 @@
 import type { Ledger } from '@tally/core';
 import { type CommandName, currencyReadInput, entriesInput, readInput } from '@tally/core/pure';
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { CustomerScope } from './customer-token.js';
+import type { WebhookCallName } from './webhook-service.js';
 
 /**
  * The API's routes, one line each: which ledger method a route calls and how its input is made. A
@@ -37,6 +38,17 @@ type RouteShape =
       readonly method: 'get';
       readonly path: string;
       readonly pick: 'currencies' | 'features' | 'plans' | null;
+    }
+  | {
+      /** Webhook endpoints and deliveries, served when the handler is given `webhooks`. */
+      readonly kind: 'webhooks';
+      readonly method: 'get' | 'post' | 'patch';
+      readonly path: string;
+      readonly call: WebhookCallName;
+      /** The names a GET's query string may hold (the values are the webhooks' to check). */
+      readonly query: z.ZodObject | null;
+      readonly status: 200 | 201;
+      readonly list: boolean;
     }
   | {
       readonly kind: 'read';
@@ -105,6 +117,21 @@ const catalogRead = (path: string, pick: 'currencies' | 'features' | 'plans' | n
   pick,
 });
 
+const webhooks = (
+  method: 'get' | 'post' | 'patch',
+  path: string,
+  call: WebhookCallName,
+  options: { status?: 200 | 201; list?: boolean; query?: z.ZodObject } = {},
+): Route => ({
+  kind: 'webhooks',
+  method,
+  path,
+  call,
+  query: options.query ?? null,
+  status: options.status ?? 200,
+  list: options.list ?? false,
+});
+
 export const routes: readonly Route[] = [
   write('/v1/customers', 'createCustomer', 201),
   one('/v1/customers/:customerId', 'customer'),
@@ -134,12 +161,22 @@ export const routes: readonly Route[] = [
   write('/v1/holds/:holdId/release', 'releaseHold', 200, 'releaseHold'),
   list('/v1/holds', 'holds', readInput, 'read'),
   write('/v1/credit-limits', 'setCreditLimit'),
+  write('/v1/balance-alerts', 'setBalanceAlert'),
+  write('/v1/balance-alerts/evaluate', 'evaluateAlerts'),
+  write('/v1/auto-top-ups', 'setAutoTopUp'),
+  write('/v1/auto-top-ups/:requestId/complete', 'completeAutoTopUp'),
+  write('/v1/auto-top-ups/:requestId/fail', 'failAutoTopUp'),
   list('/v1/credit-accounts', 'creditAccounts', readInput, 'read'),
   // A page: `{ data, nextCursor, hasMore }` as the ledger answers it.
-  open(
-    { kind: 'read', method: 'get', path: '/v1/ledger', call: 'entries', query: entriesInput, list: false },
-    'read',
-  ),
+  {
+    kind: 'read',
+    method: 'get',
+    path: '/v1/ledger',
+    call: 'entries',
+    query: entriesInput,
+    list: false,
+    customer: 'read',
+  },
   // The catalog, built and changed over the API when the ledger keeps it in the store.
   catalogRead('/v1/catalog', null),
   catalogChange('put', '/v1/catalog', 'syncCatalog'),
@@ -152,6 +189,15 @@ export const routes: readonly Route[] = [
   catalogChange('post', '/v1/plans/:planId/versions', 'publishPlanVersion', 201),
   catalogChange('post', '/v1/plans/:planId/archive', 'archivePlan'),
   catalogRead('/v1/plans', 'plans'),
+  // Webhooks, when the handler is given them (secret keys only, as every route).
+  webhooks('post', '/v1/webhook-endpoints', 'registerEndpoint', { status: 201 }),
+  webhooks('get', '/v1/webhook-endpoints', 'endpoints', { list: true, query: z.strictObject({}) }),
+  webhooks('patch', '/v1/webhook-endpoints/:endpointId', 'updateEndpoint'),
+  webhooks('get', '/v1/webhook-endpoints/:endpointId/deliveries', 'deliveries', {
+    list: true,
+    query: z.strictObject({ status: z.string().optional() }),
+  }),
+  webhooks('post', '/v1/webhook-deliveries/:deliveryId/replay', 'replayDelivery'),
 ];
 
 /** Calls a ledger method by name with input the ledger validates. */

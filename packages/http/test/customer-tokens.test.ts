@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { createLedger, isTallyError, type Ledger } from '@tally/core';
 import { memoryStore } from '@tally/store-memory';
+import { createWebhooks } from '@tally/webhooks';
 import fc from 'fast-check';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { describe, expect, it } from 'vitest';
@@ -28,7 +29,15 @@ interface World {
   readonly ledger: Ledger;
   readonly handler: (request: Request) => Promise<Response>;
   readonly events: () => Promise<number>;
-  readonly ids: { freeSub: string; proSub: string; usageId: string; grantId: string; holdId: string };
+  readonly ids: {
+    freeSub: string;
+    proSub: string;
+    usageId: string;
+    grantId: string;
+    holdId: string;
+    topUpRequestId: string;
+    deliveryId: string;
+  };
 }
 
 /**
@@ -53,10 +62,25 @@ async function world(options: Partial<HttpHandlerOptions> = {}): Promise<World> 
     await ledger.grant({ customerId: 'cus_a', currency: 'credits', amount: '50', source: 'top_up' })
   ).grantId;
   ids.holdId = (await ledger.hold({ customerId: 'cus_a', feature: 'ai-generation', quantity: 1 })).holdId;
+  // A rule set below its threshold asks for a top-up at once: the request the host completes or fails.
+  await ledger.setAutoTopUp({ customerId: 'cus_a', currency: 'credits', threshold: '1000', amount: '100' });
+  const [rule] = (await ledger.evaluateAlerts({ customerId: 'cus_a' })).autoTopUps;
+  ids.topUpRequestId = rule!.pending!.requestId;
+  // Webhooks with one endpoint and one delivery made (to a receiver that takes everything).
+  const webhooks = createWebhooks({ store, fetch: async () => new Response('') });
+  await webhooks.registerEndpoint({
+    id: 'billing',
+    url: 'https://example.com/hooks',
+    eventTypes: ['customer_created'],
+  });
+  await webhooks.handle({ partition: 'all', events: await store.readAll() });
+  await webhooks.deliverDue();
+  ids.deliveryId = (await webhooks.deliveries({ endpointId: 'billing' }))[0]!.id;
   const handler = createHttpHandler({
     ledger,
     apiKeys: [API_KEY],
     customerTokens: { secret: SECRET },
+    webhooks,
     ...options,
   });
   return {
@@ -166,6 +190,55 @@ const requests: Record<string, (ids: World['ids']) => Sent> = {
     path: '/v1/credit-limits',
     body: { customerId: 'cus_a', currency: 'credits', limit: '50' },
   }),
+  'POST /v1/balance-alerts': () => ({
+    method: 'POST',
+    path: '/v1/balance-alerts',
+    body: { customerId: 'cus_a', currency: 'credits', thresholds: ['20'] },
+  }),
+  'POST /v1/balance-alerts/evaluate': () => ({
+    method: 'POST',
+    path: '/v1/balance-alerts/evaluate',
+    body: { customerId: 'cus_a' },
+  }),
+  'POST /v1/auto-top-ups': () => ({
+    method: 'POST',
+    path: '/v1/auto-top-ups',
+    body: { customerId: 'cus_a', currency: 'credits', threshold: '1000', amount: '200' },
+  }),
+  'POST /v1/auto-top-ups/:requestId/complete': (ids) => ({
+    method: 'POST',
+    path: `/v1/auto-top-ups/${ids.topUpRequestId}/complete`,
+    body: {
+      customerId: 'cus_a',
+      currency: 'credits',
+      paymentId: 'pi_1',
+      price: { amount: '5.00', currency: 'USD' },
+    },
+  }),
+  'POST /v1/auto-top-ups/:requestId/fail': (ids) => ({
+    method: 'POST',
+    path: `/v1/auto-top-ups/${ids.topUpRequestId}/fail`,
+    body: { customerId: 'cus_a', currency: 'credits', error: 'card declined' },
+  }),
+  'POST /v1/webhook-endpoints': () => ({
+    method: 'POST',
+    path: '/v1/webhook-endpoints',
+    body: { url: 'https://example.com/other', eventTypes: ['*'] },
+  }),
+  'GET /v1/webhook-endpoints': () => ({ method: 'GET', path: '/v1/webhook-endpoints' }),
+  'PATCH /v1/webhook-endpoints/:endpointId': () => ({
+    method: 'PATCH',
+    path: '/v1/webhook-endpoints/billing',
+    body: { enabled: false },
+  }),
+  'GET /v1/webhook-endpoints/:endpointId/deliveries': () => ({
+    method: 'GET',
+    path: '/v1/webhook-endpoints/billing/deliveries',
+  }),
+  'POST /v1/webhook-deliveries/:deliveryId/replay': (ids) => ({
+    method: 'POST',
+    path: `/v1/webhook-deliveries/${encodeURIComponent(ids.deliveryId)}/replay`,
+  }),
   'GET /v1/credit-accounts': () => ({ method: 'GET', path: '/v1/credit-accounts?customerId=cus_a' }),
   'GET /v1/ledger': () => ({ method: 'GET', path: '/v1/ledger?customerId=cus_a&currency=credits' }),
   'GET /v1/catalog': () => ({ method: 'GET', path: '/v1/catalog' }),
@@ -233,6 +306,16 @@ const expected: Record<string, readonly [number, number, number, number, number,
   'POST /v1/holds/:holdId/release': /*              */ [401, 200, 200, 403, 401, 401, 403],
   'GET /v1/holds': /*                               */ [401, 200, 200, 403, 401, 401, 200],
   'POST /v1/credit-limits': /*                      */ [401, 200, 403, 403, 401, 401, 403],
+  'POST /v1/balance-alerts': /*                     */ [401, 200, 403, 403, 401, 401, 403],
+  'POST /v1/balance-alerts/evaluate': /*            */ [401, 200, 403, 403, 401, 401, 403],
+  'POST /v1/auto-top-ups': /*                       */ [401, 200, 403, 403, 401, 401, 403],
+  'POST /v1/auto-top-ups/:requestId/complete': /*   */ [401, 200, 403, 403, 401, 401, 403],
+  'POST /v1/auto-top-ups/:requestId/fail': /*       */ [401, 200, 403, 403, 401, 401, 403],
+  'POST /v1/webhook-endpoints': /*                  */ [401, 201, 403, 403, 401, 401, 403],
+  'GET /v1/webhook-endpoints': /*                   */ [401, 200, 403, 403, 401, 401, 403],
+  'PATCH /v1/webhook-endpoints/:endpointId': /*     */ [401, 200, 403, 403, 401, 401, 403],
+  'GET /v1/webhook-endpoints/:endpointId/deliveries': [401, 200, 403, 403, 401, 401, 403],
+  'POST /v1/webhook-deliveries/:deliveryId/replay': [401, 200, 403, 403, 401, 401, 403],
   'GET /v1/credit-accounts': /*                     */ [401, 200, 200, 403, 401, 401, 200],
   'GET /v1/ledger': /*                              */ [401, 200, 200, 403, 401, 401, 200],
   'GET /v1/catalog': /*                             */ [401, 200, 403, 403, 401, 401, 403],
@@ -247,6 +330,12 @@ const expected: Record<string, readonly [number, number, number, number, number,
   'POST /v1/plans/:planId/archive': /*              */ [401, 200, 403, 403, 401, 401, 403],
   'GET /v1/plans': /*                               */ [401, 200, 403, 403, 401, 401, 403],
 };
+
+const WRITE_NOTHING_WHEN_DONE = new Set([
+  'POST /v1/check',
+  'PUT /v1/catalog',
+  'POST /v1/balance-alerts/evaluate',
+]);
 
 async function credential(c: Case): Promise<string | null> {
   switch (c) {
@@ -298,7 +387,8 @@ describe('every route × every kind of caller', () => {
       if (res.status === 403) expect(res.body.error.code).toBe('forbidden');
       // A refused request writes nothing.
       if (res.status >= 400) expect(await w.events()).toBe(before);
-      else if (request.method !== 'GET' && key !== 'POST /v1/check' && key !== 'PUT /v1/catalog') {
+      // (A check is a question, a sync of the same catalog and an evaluation with nothing due write nothing.)
+      else if (request.method !== 'GET' && !WRITE_NOTHING_WHEN_DONE.has(key)) {
         expect(await w.events()).toBeGreaterThan(before);
       }
     }
@@ -321,7 +411,9 @@ describe('a customer token', () => {
       token,
     );
     expect(usage).toMatchObject({ status: 201, body: { cost: '10' } });
-    expect((await w.ledger.entries({ customerId: 'cus_a' })).data.at(-1)?.kind).toBe('usage');
+    expect((await w.ledger.entries({ customerId: 'cus_a', order: 'newest_first' })).data[0]?.kind).toBe(
+      'usage',
+    );
 
     const other = await send(w, { method: 'GET', path: '/v1/ledger?customerId=cus_b' }, token);
     expect(other).toMatchObject({ status: 403, body: { error: { code: 'forbidden', field: 'customerId' } } });

@@ -74,6 +74,28 @@ const CALLS: readonly Call[] = [
     valid: () => ({ customerId: CUSTOMER, currency: 'credits', limit: '10' }),
   },
   {
+    method: 'setBalanceAlert',
+    route: () => post('/v1/balance-alerts'),
+    valid: () => ({
+      customerId: CUSTOMER,
+      currency: 'credits',
+      thresholds: ['10', { percent: 20 }],
+      expiringWithin: '3d',
+    }),
+  },
+  {
+    method: 'setAutoTopUp',
+    route: () => post('/v1/auto-top-ups'),
+    valid: () => ({
+      customerId: CUSTOMER,
+      currency: 'credits',
+      threshold: '0',
+      amount: '10',
+      maxPerPeriod: { count: 2, period: '1d' },
+      cooldown: '1h',
+    }),
+  },
+  {
     method: 'cancelSubscription',
     route: () => post('/v1/subscriptions/cancel'),
     valid: () => ({ customerId: CUSTOMER, at: 'cycle_end', expireCredits: false }),

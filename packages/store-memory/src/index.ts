@@ -9,6 +9,9 @@ import {
   type Snapshot,
   type StoredEvent,
 } from '@tally/core';
+import { memoryConsumers } from './consumers.js';
+
+export { memoryConsumers } from './consumers.js';
 
 /**
  * The reference `EventStore`: everything in process memory, gone when the process ends.
@@ -25,6 +28,8 @@ export function memoryStore(): EventStore {
   let position = 0n;
 
   return {
+    consumers: memoryConsumers(),
+
     async append(
       streamId: string,
       events: readonly NewEvent[],

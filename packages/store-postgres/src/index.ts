@@ -8,6 +8,7 @@ import {
   type NewEvent,
 } from '@tally/core';
 import type pg from 'pg';
+import { postgresConsumers } from './consumers.js';
 import {
   fromConnectionString,
   fromPGlite,
@@ -97,6 +98,8 @@ export function postgresStore(
   };
 
   return {
+    consumers: postgresConsumers(db, s, ensureSchema),
+
     async append(streamId: string, events: readonly NewEvent[], appendOptions: AppendOptions) {
       assertAppendable(streamId, events, appendOptions);
       if (events.length > POSITIONS_PER_TRANSACTION) {

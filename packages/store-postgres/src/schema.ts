@@ -1,3 +1,5 @@
+import { consumersSchemaSql } from './consumers.js';
+
 /**
  * The tables of the Postgres store, in a schema of their own. Exported so a project that runs its
  * own migrations can apply the same DDL (then pass `createSchema: false` to `postgresStore`).
@@ -68,7 +70,7 @@ CREATE TABLE IF NOT EXISTS ${s}.snapshots (
   schema_version integer NOT NULL,
   state          text    NOT NULL
 );
-`;
+${consumersSchemaSql(s)}`;
 }
 
 /**

@@ -8,6 +8,7 @@ import {
   type NewEvent,
 } from '@tally/core';
 import Database from 'better-sqlite3';
+import { sqliteConsumers, sqliteConsumersSchemaSql } from './consumers.js';
 import {
   type EventInsert,
   type EventRow,
@@ -19,6 +20,7 @@ import {
 } from './rows.js';
 import { sqliteSchemaSql } from './schema.js';
 
+export { sqliteConsumersSchemaSql } from './consumers.js';
 export { sqliteSchemaSql } from './schema.js';
 
 /**
@@ -121,6 +123,8 @@ export function sqliteStore(options: SqliteStoreOptions): EventStore {
   });
 
   return {
+    consumers: sqliteConsumers(db, syncsEveryCommit),
+
     async append(streamId: string, events: readonly NewEvent[], appendOptions: AppendOptions) {
       assertAppendable(streamId, events, appendOptions);
       try {
@@ -204,7 +208,7 @@ function open(options: SqliteStoreOptions): Database.Database {
     // WAL: readers see the last commit without waiting for a writer. (':memory:' stays 'memory'.)
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${synchronous}`);
-    db.transaction(() => db.exec(sqliteSchemaSql)).immediate();
+    db.transaction(() => db.exec(sqliteSchemaSql + sqliteConsumersSchemaSql)).immediate();
     return db;
   } catch (error) {
     db.close();

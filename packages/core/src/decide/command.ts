@@ -33,6 +33,11 @@ export interface CommandDefinition<S extends WriteSchema = WriteSchema, O = unkn
    */
   recall?(command: CommandOf<S>, state: CustomerState): Recall;
   /**
+   * Store what time has made due (expiries, renewals, the alerts they cause) even when the command
+   * records nothing itself: for commands whose point is to bring the stream up to now.
+   */
+  readonly storesDue?: boolean;
+  /**
    * Records the command's events on `recorder` (whose state is already advanced to `context.nowMs`),
    * or throws the `TallyError` that refuses it before recording anything. Returns what the result needs
    * that the state after the events does not hold.

@@ -1,3 +1,5 @@
+import { evaluateAlerts, setBalanceAlert } from './alerts.js';
+import { completeAutoTopUp, failAutoTopUp, setAutoTopUp } from './auto-top-up.js';
 import type { CommandOf } from './command.js';
 import { createCustomer, setCreditLimit } from './customer.js';
 import { grant, voidGrant } from './grant.js';
@@ -105,6 +107,51 @@ export const commands = {
    * @example await ledger.setCreditLimit({ customerId: 'cus_123', currency: 'credits', limit: '50' })
    */
   setCreditLimit,
+  /**
+   * Watches the available balance of a currency: each threshold (an amount, or `{ percent }` of the
+   * credit granted in the current cycle) records `balance_alert_triggered` once when the balance falls
+   * below it, and re-arms when it is back at or above; `expiringWithin` records `credits_expiring` that
+   * long before a grant with credit left expires. Replaces the currency's alert; `thresholds: []`
+   * without `expiringWithin` removes it. Refused with `unknown_currency`, `invalid_amount`,
+   * `invalid_input`.
+   *
+   * @example await ledger.setBalanceAlert({ customerId: 'cus_123', currency: 'credits', thresholds: ['100', { percent: 20 }], expiringWithin: '3d' })
+   */
+  setBalanceAlert,
+  /**
+   * Stores what time has made due for the customer (expiries, renewals, the alerts and notices they
+   * cause) though nothing else is written, and answers its alerts: what a feed handler or scheduler
+   * calls when a customer's next instant has come.
+   *
+   * @example const { alerts } = await ledger.evaluateAlerts({ customerId: 'cus_123' })
+   */
+  evaluateAlerts,
+  /**
+   * Buys credit when the available balance falls below `threshold`: `amount` (as many times over as
+   * the deficit needs, in one purchase) or enough to reach `target`. The request is recorded first
+   * (`auto_top_up_requested`, at most one in flight) with an idempotency key derived from the event
+   * that crossed; `runAutoTopUps` then calls the host's purchase. `maxPerPeriod` and `cooldown` hold
+   * requests back; after `maxFailures` failures the rule pauses. Refused with `unknown_currency`,
+   * `invalid_amount`, `invalid_input`.
+   *
+   * @example await ledger.setAutoTopUp({ customerId: 'cus_123', currency: 'credits', threshold: '100', amount: '500', maxPerPeriod: { count: 3, period: '1d' } })
+   */
+  setAutoTopUp,
+  /**
+   * Records a requested top-up's purchase: grants its credits (source `purchase`, with `price` and
+   * `paymentId`) and ends the request. A payment recorded before writes nothing. Refused with
+   * `invalid_input` (no rule, or the request is not in flight).
+   *
+   * @example await ledger.completeAutoTopUp({ customerId: 'cus_123', currency: 'credits', requestId, paymentId: 'pi_42', price: { amount: '5.00', currency: 'USD' } })
+   */
+  completeAutoTopUp,
+  /**
+   * Records that a requested top-up's purchase failed: retried after a doubling backoff with the same
+   * idempotency key, and the rule paused after `maxFailures`. Refused with `invalid_input`.
+   *
+   * @example await ledger.failAutoTopUp({ customerId: 'cus_123', currency: 'credits', requestId, error: 'card declined' })
+   */
+  failAutoTopUp,
 };
 
 /**

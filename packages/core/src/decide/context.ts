@@ -64,6 +64,7 @@ export const emptyAccount = (currency: Currency): AccountState => ({
   debt: 0n,
   creditLimit: 0n,
   held: 0n,
+  granted: 0n,
 });
 
 /** The customer's account in `currency`, or an empty one (not added to the state: only events open accounts). */

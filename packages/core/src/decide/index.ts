@@ -2,6 +2,7 @@ import { TallyError } from '../errors.js';
 import type { RecordedEvent } from '../events.js';
 import { Recorder } from '../recorder.js';
 import { type CustomerState, cloneState } from '../state.js';
+import { watch } from '../watch.js';
 import type { CommandDefinition } from './command.js';
 import { type Command, commands } from './commands.js';
 import type { DecideContext } from './context.js';
@@ -23,8 +24,8 @@ export type Decided =
 export const definitionOf = (command: Command): CommandDefinition => commands[command.type];
 
 /**
- * Decides one command on `recorder` (its state advanced to `context.nowMs`) and builds its result from
- * the state right after. A refusal throws the `TallyError` before anything is recorded: a decision that
+ * Decides one command on `recorder` (its state advanced to `context.nowMs`), records what the balance
+ * alerts make due after it, and builds its result from the state right after. A refusal throws the `TallyError` before anything is recorded: a decision that
  * records and then refuses is a bug, and throws a plain `Error`.
  */
 export function decideOn(recorder: Recorder, command: Command, context: DecideContext): unknown {
@@ -32,6 +33,9 @@ export function decideOn(recorder: Recorder, command: Command, context: DecideCo
   const before = recorder.events.length;
   try {
     const outcome = definition.decide(recorder, command, context);
+    // The alerts a command's effect on the balance makes due go into the same append, so an alert is
+    // recorded once and at once, whichever process decided the command.
+    watch(recorder, context.nowMs, () => context.newId('evt'));
     return definition.result(recorder.state, outcome, context);
   } catch (error) {
     if (error instanceof TallyError && recorder.events.length !== before) {

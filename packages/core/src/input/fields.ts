@@ -36,7 +36,13 @@ export function registerRefusal<S extends z.ZodType>(schema: S, refusal: FieldRe
  */
 const jsonForms = new WeakMap<z.ZodType, Record<string, unknown>>();
 
-/** The JSON Schema a field is described by over HTTP, when its zod type cannot say it. */
+/**
+ * The JSON Schema a field is described by over HTTP, when its zod type cannot say it (a time accepts a
+ * `Date` beside a string; over HTTP it is a `date-time` string). For `z.toJSONSchema`'s `override`.
+ *
+ * @example
+ * jsonSchemaOverride(readInput.shape.at.unwrap().unwrap()); // { type: 'string', format: 'date-time', … }
+ */
 export const jsonSchemaOverride = (schema: z.ZodType): Record<string, unknown> | undefined =>
   jsonForms.get(schema);
 

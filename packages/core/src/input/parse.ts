@@ -140,6 +140,15 @@ function leafAt(schema: z.ZodType, path: readonly PropertyKey[]): z.ZodType | un
         at = def.element as z.ZodType;
         i += 1;
         continue;
+      case 'union': {
+        // The option whose field the issue is about (a threshold's `percent`), if one has it.
+        const rest = path.slice(i);
+        for (const option of def.options as z.ZodType[]) {
+          const found = rest.length === 0 ? undefined : leafAt(option, rest);
+          if (found !== undefined) return found;
+        }
+        return i === path.length ? at : undefined;
+      }
       default:
         return i === path.length ? at : undefined;
     }

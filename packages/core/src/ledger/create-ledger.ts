@@ -99,6 +99,23 @@ export interface CheckResult {
 }
 
 /**
+ * The answer of `ledger.settleDue`: how many due events it stored, and when the customer next has
+ * something due (the instant the feed's time index waits for).
+ *
+ * @example
+ * const { settled, nextDueAt } = await ledger.settleDue({ customerId: 'cus_123' });
+ * // settled: 1 (a grant_expired), nextDueAt: '2025-03-01T00:00:00.000Z' (the next renewal)
+ */
+export interface SettleDueResult {
+  /** Due events this call stored (0 when none were due, or another process stored them first). */
+  readonly settled: number;
+  /** The customer's stream version after them. */
+  readonly version: number;
+  /** ISO-8601; null when nothing is scheduled. */
+  readonly nextDueAt: string | null;
+}
+
+/**
  * The ledger's write methods, one per command (see `commands`): each takes the command's input and
  * resolves to its result, or rejects with a `TallyError` having written nothing.
  *
@@ -149,6 +166,16 @@ export interface Ledger extends WriteMethods, CatalogMethods {
   holds(input: read.ReadInput): Promise<HoldView[]>;
   /** @example await ledger.subscriptions({ customerId: 'cus_123' }) */
   subscriptions(input: read.ReadInput): Promise<SubscriptionView[]>;
+  /**
+   * Stores now what time alone has made due for the customer (expiries, renewals, holds timing out,
+   * unpaid cycles ending) — what reads fold without writing — so it is in the store, and the feed, at
+   * its instant even if nothing else happens to the customer. The feed's time index calls it (see
+   * `ledgerDue`); the events are the ones the next write would have stored, with the same ids.
+   * Refused with `unknown_customer`.
+   *
+   * @example const { settled, nextDueAt } = await ledger.settleDue({ customerId: 'cus_123' })
+   */
+  settleDue(input: read.CustomerRef): Promise<SettleDueResult>;
   /** Recomputes the customer's hash chain. @example const { ok } = await ledger.verify({ customerId: 'cus_123' }) */
   verify(input: read.CustomerRef): Promise<VerifyResult>;
   /**
@@ -497,6 +524,21 @@ export function createLedger(options: LedgerOptions): Ledger {
       const { state, atMs } = await stateAt(parsed.customerId, parsed.at ?? null);
       return freeze(
         [...state.subscriptions.values()].map((s) => subscriptionView(s, atMs)),
+        true,
+      );
+    },
+
+    async settleDue(input) {
+      open();
+      const { customerId } = parseInput(read.customerRef, input);
+      await freshEnoughCatalog();
+      const settled = await writer.settleDue(customerId);
+      return freeze(
+        {
+          settled: settled.events,
+          version: settled.version,
+          nextDueAt: settled.nextDueAtMs === null ? null : new Date(settled.nextDueAtMs).toISOString(),
+        },
         true,
       );
     },

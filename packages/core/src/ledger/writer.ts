@@ -1,4 +1,4 @@
-import { advance } from '../advance.js';
+import { advance, nextDueAt } from '../advance.js';
 import { CATALOG_STREAM } from '../catalog/events.js';
 import type { Command } from '../decide/commands.js';
 import type { IdKind } from '../decide/context.js';
@@ -54,6 +54,16 @@ export const MAX_EVENTS_PER_APPEND = 4096;
 const MAX_DUE_PER_APPEND = 2048;
 /** Most events one command makes: a plan change with the catalog's most grant rules (see MAX_PLAN_GRANTS). */
 const MAX_EVENTS_PER_COMMAND = 512;
+
+/** What `Writer.settleDue` stored, and where the customer's time index stands after it. */
+export interface SettledDue {
+  /** Due events stored by this call (0 when another process had stored them, or none were due). */
+  readonly events: number;
+  /** The stream's version after them. */
+  readonly version: number;
+  /** When the customer next has something due, epoch ms; null when nothing is scheduled. */
+  readonly nextDueAtMs: number | null;
+}
 
 /** History a batch looked up before it was decided: see `Writer.recallFor`. */
 interface Recalled {
@@ -257,7 +267,11 @@ export class Writer {
       }
     }
 
-    if (written.length > dueCount) {
+    // A command that exists to store what fell due appends it even when it records nothing itself.
+    const storesDue =
+      dueCount > 0 &&
+      jobs.some((job) => settled.get(job)?.ok === true && definitionOf(job.command).storesDue === true);
+    if (written.length > dueCount || storesDue) {
       if (!(await this.append(customerId, written, loaded, recorder.state, expectedVersion, catalog.version)))
         return { kind: 'conflict', stale };
     } else if (cached !== undefined) {
@@ -278,6 +292,43 @@ export class Writer {
       else job.reject(outcome.error);
     }
     return { kind: 'appended', left };
+  }
+
+  /**
+   * Stores what time alone has made due for the customer by now, with no command (reads fold it
+   * without writing), so that it reaches the feed at its instant; answers the events stored and when
+   * the next falls due. A lost race is decided again, as a command's is.
+   */
+  async settleDue(customerId: string): Promise<SettledDue> {
+    const { cache, catalogs, clock, maxAttempts } = this.options;
+    let events = 0;
+    for (let attempt = 1; attempt <= maxAttempts; ) {
+      await catalogs.refresh();
+      const loaded = await cache.load(customerId);
+      const base = loaded.state;
+      if (base.customer === null) {
+        throw new TallyError('unknown_customer', `no customer ${JSON.stringify(customerId)}`, {
+          field: 'customerId',
+        });
+      }
+      const nowMs = Math.max(clock().getTime(), base.lastAt === '' ? 0 : Date.parse(base.lastAt));
+      const catalog = catalogs.at(nowMs);
+      const due = advance(cloneState(base), nowMs, { maxEvents: MAX_DUE_PER_APPEND, catalog });
+      if (due.events.length === 0)
+        return { events, version: base.version, nextDueAtMs: nextDueAt(base, nowMs) };
+      const written = due.events.map((event) => ({ event, metadata: {} }));
+      if (await this.append(customerId, written, loaded, due.state, base.version, catalog.version)) {
+        events += due.events.length;
+        continue; // the next round finds nothing left (or the rest of a long idle) and answers
+      }
+      cache.forget(customerId);
+      attempt += 1;
+      await sleep(Math.random() * Math.min(50, 2 ** attempt));
+    }
+    throw new TallyError(
+      'concurrency_conflict',
+      `customer ${customerId} kept changing while its due events were stored; gave up after ${maxAttempts} attempts`,
+    );
   }
 
   /**
