@@ -91,7 +91,16 @@ const PRELUDE: Record<string, string> = {
   pool: "declare const pool: import('pg').Pool;",
   logger: 'declare const logger: { error(details: unknown): void; info(details: unknown): void };',
   showUpgrade: 'declare function showUpgrade(): void;',
+  // @tally/react's examples: the host's token function, its cache, and components of its own.
+  getToken: "declare const getToken: import('@tally/react').GetToken;",
+  client: "declare const client: import('@tally/react').TallyClient;",
+  queryClient: "declare const queryClient: import('@tanstack/react-query').QueryClient;",
+  BuyCredits: 'declare function BuyCredits(): import("react").ReactNode;',
+  GenerateButton: 'declare function GenerateButton(): import("react").ReactNode;',
 };
+
+/** Packages whose examples are React components and hooks: checked as TSX. */
+const JSX_PACKAGES = new Set(['react']);
 
 export interface Example {
   /** Relative to the repository, with `/`. */
@@ -216,7 +225,14 @@ const packageOf = (file: string) => file.split('/')[1]!;
 
 function buildModule(root: string, example: Example, exported: Exports, index: number): Module {
   const source = example.code.map((l) => l.text).join('\n');
-  const parsed = ts.createSourceFile('example.ts', source, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
+  const jsx = JSX_PACKAGES.has(packageOf(example.file));
+  const parsed = ts.createSourceFile(
+    jsx ? 'example.tsx' : 'example.ts',
+    source,
+    ts.ScriptTarget.ES2022,
+    true,
+    jsx ? ts.ScriptKind.TSX : ts.ScriptKind.TS,
+  );
   // Its import statements, by line (0-based within the example), are hoisted to the top.
   const importLines = new Set<number>();
   const imported = new Set<string>();
@@ -239,7 +255,10 @@ function buildModule(root: string, example: Example, exported: Exports, index: n
   };
   visit(parsed);
 
-  const path = join(MODULES_DIR, `example.${example.file.replace(/[/.]/g, '_')}.${example.line}.${index}.ts`);
+  const path = join(
+    MODULES_DIR,
+    `example.${example.file.replace(/[/.]/g, '_')}.${example.line}.${index}.${jsx ? 'tsx' : 'ts'}`,
+  );
   const own = `@tally/${packageOf(example.file)}`;
   const ownFile = join(root, example.file);
   // The example's own package first (its root, then its subpaths), then the others.
@@ -290,6 +309,7 @@ function compilerOptions(root: string): ts.CompilerOptions {
     sourceMap: false,
     allowImportingTsExtensions: true,
     skipLibCheck: true,
+    jsx: ts.JsxEmit.ReactJSX,
     // Examples import names (types too) as users do, and may leave some unused.
     verbatimModuleSyntax: false,
     isolatedModules: false,
@@ -364,7 +384,13 @@ export function checkExamples(root = ROOT): Report {
   host.getSourceFile = (fileName, languageVersion, onError, shouldCreate) => {
     const module = byPath.get(fileName);
     return module
-      ? ts.createSourceFile(fileName, module.text, languageVersion, true, ts.ScriptKind.TS)
+      ? ts.createSourceFile(
+          fileName,
+          module.text,
+          languageVersion,
+          true,
+          fileName.endsWith('.tsx') ? ts.ScriptKind.TSX : ts.ScriptKind.TS,
+        )
       : getSourceFile.call(host, fileName, languageVersion, onError, shouldCreate);
   };
   host.fileExists = (fileName) => byPath.has(fileName) || fileExists.call(host, fileName);

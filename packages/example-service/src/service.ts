@@ -16,6 +16,7 @@ import { Hono } from 'hono';
 import { bearerAuth } from 'hono/bearer-auth';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { mountPage, type PageOptions, Sessions } from './page.js';
 
 /** The catalog is configuration: a JSON file with a currency, a feature and a plan. */
 export function loadCatalog(path: string | URL): Catalog {
@@ -39,33 +40,45 @@ async function generate(prompt: string): Promise<string> {
  * - `POST /ai/generate` `{ customerId, prompt }`: the metered feature. Checks the customer can pay,
  *   does the work, then records the usage under an idempotency key made from the request id
  *   (`X-Request-Id`, or a fresh one) and the prompt, so a retried request is never charged twice.
- * - `/v1/*`: Tally's REST API (`@tally/http`), for the back office and for clients of the quickstart.
+ * - `/v1/*`: Tally's REST API (`@tally/http`), for the back office and for clients of the quickstart;
+ *   with `page`, also for the page's customer tokens.
  * - `GET /healthz`.
+ * - with `page`: the signed-in customer's page and its session (page.ts). `/ai/generate` then also
+ *   takes the page's session instead of an API key, for the session's customer.
  */
-export function createApp(options: { ledger: Ledger; apiKeys: readonly string[] }): Hono {
-  const { ledger, apiKeys } = options;
-  const tally = createHttpHandler({ ledger, apiKeys });
+export function createApp(options: { ledger: Ledger; apiKeys: readonly string[]; page?: PageOptions }): Hono {
+  const { ledger, apiKeys, page } = options;
+  const tally = createHttpHandler({
+    ledger,
+    apiKeys,
+    ...(page === undefined ? {} : { customerTokens: { secret: page.tokenSecret } }),
+  });
   const app = new Hono();
+  const sessions = new Sessions();
+  if (page !== undefined) mountPage(app, ledger, sessions, page);
 
   app.get('/healthz', (c) => c.json({ ok: true }));
 
   // The REST API answers for itself, authentication and errors included.
   app.all('/v1/*', (c) => tally(c.req.raw));
 
-  // Your own endpoints use your own auth; this example reuses the API keys.
-  app.use('/ai/*', bearerAuth({ token: [...apiKeys] }));
+  // Your own endpoints use your own auth; this example reuses the API keys, and the page's session.
+  const keyAuth = bearerAuth({ token: [...apiKeys] });
+  app.use('/ai/*', (c, next) => (sessions.customerOf(c) === null ? keyAuth(c, next) : next()));
   app.post('/ai/generate', async (c) => {
     // An empty header counts as none: otherwise every such request would share one key.
     const requestId = c.req.header('x-request-id') || randomUUID();
     c.header('X-Request-Id', requestId);
     const body = (await c.req.json().catch(() => null)) as { customerId?: unknown; prompt?: unknown } | null;
-    if (typeof body?.customerId !== 'string' || typeof body.prompt !== 'string') {
+    // The page's session names its customer; a caller with an API key names it in the body.
+    const customerId = sessions.customerOf(c) ?? body?.customerId;
+    if (typeof customerId !== 'string' || typeof body?.prompt !== 'string') {
       return c.json(
         { error: { code: 'invalid_input', message: 'send { customerId, prompt } as JSON' } },
         400,
       );
     }
-    const { customerId, prompt } = body;
+    const { prompt } = body;
 
     // 1. Can the customer pay for it? (Writes nothing.)
     const check = await ledger.check({ customerId, feature: 'ai-generation', quantity: 1 });
@@ -125,6 +138,8 @@ export interface ServiceOptions {
   readonly database: string;
   readonly apiKeys: readonly string[];
   readonly catalog: Catalog;
+  /** Serve the signed-in customer's page (and accept its customer tokens on the API). */
+  readonly page?: PageOptions;
 }
 
 export interface RunningService {
@@ -136,7 +151,11 @@ export interface RunningService {
 /** Opens the ledger and serves the app on node:http until `close()`. */
 export async function startService(options: ServiceOptions): Promise<RunningService> {
   const ledger = createLedger({ catalog: options.catalog, store: openStore(options.database) });
-  const app = createApp({ ledger, apiKeys: options.apiKeys });
+  const app = createApp({
+    ledger,
+    apiKeys: options.apiKeys,
+    ...(options.page === undefined ? {} : { page: options.page }),
+  });
   const { server, port } = await new Promise<{ server: ReturnType<typeof serve>; port: number }>(
     (resolve, reject) => {
       // A port in use (or a bad host) emits 'error' instead of calling back: without this listener the
