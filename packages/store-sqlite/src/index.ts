@@ -8,6 +8,7 @@ import {
   type NewEvent,
 } from '@tally/core';
 import Database from 'better-sqlite3';
+import { batchAppender } from './append-many.js';
 import {
   type EventInsert,
   type EventRow,
@@ -116,6 +117,9 @@ export function sqliteStore(options: SqliteStoreOptions): EventStore {
       return { nextVersion: expectedVersion + events.length, lastPosition };
     },
   );
+  const appendManyInTransaction = batchAppender(db, appendInTransaction, (error, part) =>
+    explainConstraint(error, part.streamId, part.events, part, (key) => selectByKey.get(part.streamId, key)),
+  );
   const writeSnapshotInTransaction = db.transaction((row: [string, number, number, string]) => {
     upsertSnapshot.run(...row);
   });
@@ -135,6 +139,10 @@ export function sqliteStore(options: SqliteStoreOptions): EventStore {
           selectByKey.get(streamId, key),
         );
       }
+    },
+
+    async appendMany(batch) {
+      return appendManyInTransaction(batch);
     },
 
     async readStream(streamId, readOptions = {}) {
