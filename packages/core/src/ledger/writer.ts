@@ -4,12 +4,7 @@ import type { Command } from '../decide/commands.js';
 import type { IdKind } from '../decide/context.js';
 import { decideOn, definitionOf } from '../decide/index.js';
 import { TallyError, unreachable } from '../errors.js';
-import {
-  ConcurrencyConflictError,
-  DuplicateIdempotencyKeyError,
-  type EventMetadata,
-  type EventStore,
-} from '../event-store.js';
+import type { EventMetadata, EventStore } from '../event-store.js';
 import type { RecordedEvent } from '../events.js';
 import { applyEvent } from '../evolve.js';
 import { requestHash, signEvents } from '../hash-chain.js';
@@ -17,6 +12,7 @@ import { Recorder } from '../recorder.js';
 import { type CustomerState, cloneState, forgetRecalled, recall, type UsageRecord } from '../state.js';
 import { iso } from '../time.js';
 import type { CatalogSource } from './catalog-source.js';
+import { GroupCommit } from './group-commit.js';
 import { type StreamCache, type StreamHead, streamIdOf } from './streams.js';
 
 interface Job {
@@ -77,14 +73,20 @@ type Attempt =
  * Writes commands for one customer at a time. Commands that arrive while an append is in flight wait
  * and then go together, decided one after another against the evolving state and appended as one batch
  * (group commit): one round trip and one fsync for many commands, each still answered with its own
- * result or error. Conflicts with other processes are retried: re-read, re-decide, re-append.
+ * result or error. The appends of different customers that arrive together go to the store as one
+ * `appendMany` (`GroupCommit`); a customer whose stream conflicts retries alone. Conflicts with other
+ * processes are retried: re-read, re-decide, re-append.
  */
 export class Writer {
   private readonly queues = new Map<string, Job[]>();
   /** The last batch had company: commands are arriving together, so let the next one gather. */
   private grouping = false;
+  /** Appends of different customers that arrive together go to the store as one batch. */
+  private readonly commits: GroupCommit;
 
-  constructor(private readonly options: WriterOptions) {}
+  constructor(private readonly options: WriterOptions) {
+    this.commits = new GroupCommit(options.store, MAX_EVENTS_PER_APPEND, () => this.queues.size > 1);
+  }
 
   submit(command: Command, idempotencyKey: string | undefined): Promise<unknown> {
     const { customerId } = command;
@@ -318,21 +320,16 @@ export class Writer {
     expectedVersion: number,
     catalogVersion: number,
   ): Promise<boolean> {
-    const { store, cache, catalogs } = this.options;
+    const { cache, catalogs } = this.options;
     const { events, hash } = signEvents(loaded.hash, written);
+    const streamId = streamIdOf(customerId);
     // Priced by a stored catalog: the append holds only if the catalog is still at that version.
-    const guard = catalogs.stored ? { streamId: CATALOG_STREAM, version: catalogVersion } : undefined;
-    try {
-      await store.append(
-        streamIdOf(customerId),
-        events,
-        guard === undefined ? { expectedVersion } : { expectedVersion, guard },
-      );
-    } catch (error) {
-      if (error instanceof ConcurrencyConflictError || error instanceof DuplicateIdempotencyKeyError)
-        return false;
-      throw error;
-    }
+    const outcome = await this.commits.append(
+      catalogs.stored
+        ? { streamId, events, expectedVersion, guard: { streamId: CATALOG_STREAM, version: catalogVersion } }
+        : { streamId, events, expectedVersion },
+    );
+    if (!outcome.ok) return false;
     const history = loaded.history?.version === expectedVersion ? loaded.history : undefined;
     if (history !== undefined) for (const { event } of written) applyEvent(history, event);
     const head: StreamHead = { state: forgetRecalled(state), hash, history };
