@@ -37,6 +37,19 @@ export class GroupCommit {
   ) {}
 
   append(part: StreamAppend): Promise<StreamAppendOutcome> {
+    return this.flushing || this.scheduled || this.together ? this.enqueue(part) : this.maybeAlone(part);
+  }
+
+  /**
+   * Appends alone, unless other writers turn out to be busy one microtask on: writers that started
+   * in the same turn reach their appends by then, and go together.
+   */
+  private async maybeAlone(part: StreamAppend): Promise<StreamAppendOutcome> {
+    await undefined;
+    return this.flushing || this.scheduled || this.busy() ? this.enqueue(part) : this.alone(part);
+  }
+
+  private enqueue(part: StreamAppend): Promise<StreamAppendOutcome> {
     return new Promise((resolve, reject) => {
       this.pending.push({ part, resolve, reject });
       if (this.flushing || this.scheduled) return;
@@ -76,6 +89,17 @@ export class GroupCommit {
       }
     } finally {
       this.flushing = false;
+    }
+  }
+
+  /** A lone writer's append, straight to the store; what arrives meanwhile waits for it, as for a batch. */
+  private async alone(part: StreamAppend): Promise<StreamAppendOutcome> {
+    this.flushing = true;
+    try {
+      return await this.appendOne(part);
+    } finally {
+      this.flushing = false;
+      if (this.pending.length > 0) void this.flush();
     }
   }
 

@@ -188,11 +188,13 @@ export class Writer {
       const stored = await store.findByIdempotencyKey(streamId, job.idempotencyKey);
       if (stored !== null) settled.set(job, replay(job, stored.metadata));
     }
-    const history = await this.recallFor(
+    const recalling = this.recallFor(
       customerId,
       loaded,
-      jobs.filter((job) => !settled.has(job)),
+      settled.size === 0 ? jobs : jobs.filter((job) => !settled.has(job)),
     );
+    // Nearly every batch needs no history: no promise to wait for, no turn of the microtask queue.
+    const history = recalling === null ? null : await recalling;
 
     // Everything from here to the append's call is synchronous, so the head cannot move underneath.
     const base = loaded.state;
@@ -285,13 +287,9 @@ export class Writer {
   /**
    * The history the batch's commands name (their `recall`), looked up before anything is decided, so
    * that a decision never finds out halfway that it needs the store. Null when every command works on
-   * what is in play, as nearly all do.
+   * what is in play, as nearly all do (then without a promise).
    */
-  private async recallFor(
-    customerId: string,
-    head: StreamHead,
-    jobs: readonly Job[],
-  ): Promise<Recalled | null> {
+  private recallFor(customerId: string, head: StreamHead, jobs: readonly Job[]): Promise<Recalled> | null {
     const wanted = { grants: [] as string[], holds: [] as string[], usages: [] as string[] };
     for (const job of jobs) {
       const asked = definitionOf(job.command).recall?.(job.command, head.state);
@@ -301,6 +299,14 @@ export class Writer {
       wanted.usages.push(...(asked.usages ?? []));
     }
     if (wanted.grants.length + wanted.holds.length + wanted.usages.length === 0) return null;
+    return this.lookUp(customerId, head, wanted);
+  }
+
+  private async lookUp(
+    customerId: string,
+    head: StreamHead,
+    wanted: { grants: string[]; holds: string[]; usages: string[] },
+  ): Promise<Recalled> {
     const found = await this.options.cache.lookUp(customerId, head, wanted.usages);
     // A reversal may restore the grants that paid the usage: recall those too.
     for (const usage of found.usages.values())
