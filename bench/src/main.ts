@@ -23,7 +23,7 @@ interface GroupDef {
 const GROUPS: GroupDef[] = [
   { id: 'derivation', measurements: 3, run: derivationGroup },
   { id: 'reads', measurements: 10, run: readsGroups },
-  { id: 'writes', measurements: 3 + 4 + 7, run: writesGroups },
+  { id: 'writes', measurements: 5 + 5 + 8, run: writesGroups },
   { id: 'peer', measurements: 4 + 6, run: peerGroups },
 ];
 

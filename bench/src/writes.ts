@@ -17,6 +17,7 @@ import { sqliteStore } from '@tally/store-sqlite';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import {
+  formatMs,
   type Goal,
   type GroupResult,
   goal,
@@ -26,10 +27,13 @@ import {
   progress,
   ratioOf,
 } from './harness.ts';
+import { limitBaseline } from './limit.ts';
 import { PG_URL, postgresDurability, postgresReachable, resetSchemas, sqlitePath } from './stores.ts';
 import { catalogInput } from './stream.ts';
 
 export const CALLERS = 8;
+/** Callers in the wide rows, each on a customer of its own: a service with many customers at once. */
+export const WIDE = 64;
 const TALLY_SCHEMA = 'tally_bench';
 const SQL_SCHEMA = 'bench_sql';
 /** Enough credit that no benchmark runs a customer dry. */
@@ -39,7 +43,9 @@ const COST_MINOR = 25;
 const ONE = 'trackUsage, 1 caller';
 const MANY_ON_ONE = `trackUsage, ${CALLERS} callers on 1 customer`;
 const MANY_ON_MANY = `trackUsage, ${CALLERS} callers on ${CALLERS} customers`;
+const MANY_ON_WIDE = `trackUsage, ${WIDE} callers on ${WIDE} customers`;
 const SQL_ONE = 'SQL deduct, 1 caller';
+const LIMIT = 'limit baseline: Map lookup, pick grants, build event, JSON, SHA-256';
 
 /** A deduct written by hand, and how to close what it opened. */
 interface Baseline {
@@ -94,18 +100,24 @@ async function storeGroup(
   const one = `${prefix}_one`;
   const shared = `${prefix}_shared`;
   const own = Array.from({ length: CALLERS }, (_, i) => `${prefix}_own${i}`);
+  const wide = Array.from({ length: WIDE }, (_, i) => `${prefix}_wide${i}`);
   progress.line(`writes · ${name} · creating customers`);
-  for (const customerId of [one, shared, ...own]) await fund(ledger, customerId);
+  for (const customerId of [one, shared, ...own, ...wide]) await fund(ledger, customerId);
 
   const usage = (customerId: string) => () =>
     ledger.trackUsage({ customerId, feature: 'api-call', quantity: 1 });
   const measurements: Measurement[] = [];
   const base = baseline === null ? null : await baseline();
   if (base !== null) measurements.push({ name: SQL_ONE, baseline: true, fn: base.one });
+  if (name === 'memory') {
+    const limit = limitBaseline([one], 100_000_000_000n, 2);
+    measurements.push({ name: LIMIT, sync: true, fn: () => limit(one, 'api-call', 1, 25n) });
+  }
   measurements.push(
     { name: ONE, baseline: base === null, fn: usage(one) },
     { name: MANY_ON_ONE, callers: CALLERS, fn: usage(shared) },
     { name: MANY_ON_MANY, callers: CALLERS, fn: onOwnId(own, (customerId) => usage(customerId)()) },
+    { name: MANY_ON_WIDE, callers: WIDE, fn: onOwnId(wide, (customerId) => usage(customerId)()) },
   );
   if (base?.onePrepared !== undefined)
     measurements.push({ name: `${SQL_ONE}, named prepared statement`, fn: base.onePrepared });
@@ -127,14 +139,32 @@ async function storeGroup(
   await ledger.close();
 
   const goals: Goal[] = [];
-  if (name === 'SQLite')
-    goals.push(goal('trackUsage 1 caller ÷ SQL deduct', ratioOf(rows, ONE, SQL_ONE), 0.6));
+  if (name === 'memory')
+    goals.push(goal('trackUsage 1 caller ÷ the limit baseline', ratioOf(rows, ONE, LIMIT), 0.5));
+  if (name === 'SQLite') goals.push(goal('trackUsage 1 caller ÷ SQL deduct', ratioOf(rows, ONE, SQL_ONE), 1));
   if (name === 'Postgres')
     goals.push(goal('trackUsage 1 caller ÷ SQL deduct 1 caller', ratioOf(rows, ONE, SQL_ONE), 0.8));
-  if (name !== 'memory')
+  if (name !== 'memory') {
     goals.push(
       goal(`${CALLERS} callers on 1 customer ÷ 1 caller (group commit)`, ratioOf(rows, MANY_ON_ONE, ONE), 5),
+      goal(
+        `${WIDE} callers on ${WIDE} customers ÷ 1 caller (group commit across customers)`,
+        ratioOf(rows, MANY_ON_WIDE, ONE),
+        name === 'SQLite' ? 8 : 5,
+      ),
+      goal(
+        `${WIDE} callers on ${WIDE} customers ÷ SQL deduct 1 caller`,
+        ratioOf(rows, MANY_ON_WIDE, SQL_ONE),
+        5,
+      ),
     );
+  }
+  const wideRow = rows.find((row) => row.name === MANY_ON_WIDE);
+  const tail =
+    wideRow?.p50Ms == null || wideRow.p99Ms == null || wideRow.p99Ms === 0
+      ? null
+      : wideRow.p50Ms / wideRow.p99Ms;
+  goals.push(goal(`p99 ≤ 4× p50 at ${WIDE} on ${WIDE} (p50 ÷ p99)`, tail, 0.25));
   return {
     id: `writes-${name.toLowerCase()}`,
     title: `3. Writes through the ledger API: ${name} store`,
@@ -144,6 +174,11 @@ async function storeGroup(
     extra: {
       'scaling, 8 callers on 1 customer ÷ 1 caller': fixed(ratioOf(rows, MANY_ON_ONE, ONE)),
       'scaling, 8 callers on 8 customers ÷ 1 caller': fixed(ratioOf(rows, MANY_ON_MANY, ONE)),
+      [`scaling, ${WIDE} callers on ${WIDE} customers ÷ 1 caller`]: fixed(ratioOf(rows, MANY_ON_WIDE, ONE)),
+      [`latency at ${WIDE} on ${WIDE}, p50 / p99`]:
+        wideRow?.p50Ms == null || wideRow.p99Ms == null
+          ? 'n/a'
+          : `${formatMs(wideRow.p50Ms)} / ${formatMs(wideRow.p99Ms)}`,
     },
     notes: setting === undefined ? ['no database: the baseline is the one-caller rate'] : [setting],
   };

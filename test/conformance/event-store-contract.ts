@@ -10,6 +10,7 @@ import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { fcOptions, fcRuns } from '../support/fast-check.js';
 import type { OpenedStore, StoreTarget } from '../support/stores.js';
+import { describeAppendManyContract } from './append-many-contract.js';
 import { batch, streamSuffix } from './arbitraries.js';
 import { appendWithRetry, event, readAllSettled } from './helpers.js';
 
@@ -18,6 +19,7 @@ import { appendWithRetry, event, readAllSettled } from './helpers.js';
  * its own from `target.open()`, closed (and removed) after it.
  */
 export function describeEventStoreContract(target: StoreTarget): void {
+  describeAppendManyContract(target);
   describe(`${target.name}: EventStore contract`, () => {
     let opened: OpenedStore | undefined;
     let store: EventStore;

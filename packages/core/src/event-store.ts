@@ -126,6 +126,8 @@ export interface StreamAppend {
   readonly streamId: string;
   readonly events: readonly NewEvent[];
   readonly expectedVersion: number;
+  /** As `AppendOptions.guard`: this stream's part commits only while the guard stream is at that version. */
+  readonly guard?: AppendOptions['guard'];
 }
 
 /**
@@ -169,8 +171,9 @@ export interface EventStore {
    * checks it; the streams that pass are stored together, each whole, and a stream that fails is left
    * out with its conflict in its outcome (outcomes in the batch's order). A failure of the store
    * itself throws, and then either every stream that passed was stored or none was. One stream
-   * appears at most once in a batch. Without it the ledger calls `append` once per stream
-   * (`appendAll`).
+   * appears at most once in a batch and none is `guarding` (`assertBatchAppendable` checks a batch);
+   * the ledger's batches carry at most `MAX_EVENTS_PER_APPEND` events in all, as one append does.
+   * Without it the ledger calls `append` once per stream (`appendAll`).
    */
   appendMany?(batch: readonly StreamAppend[]): Promise<StreamAppendOutcome[]>;
   /**
@@ -279,6 +282,25 @@ export function assertAppendable(
 }
 
 /**
+ * Checks a batch for `appendMany` before anything is written: every part as `assertAppendable`
+ * checks an append, and no stream twice. Throws `TypeError` or `DuplicateIdempotencyKeyError`.
+ *
+ * @example
+ * async function appendMany(batch: readonly StreamAppend[]) {
+ *   assertBatchAppendable(batch); // throws before anything is written
+ *   // ...one transaction: each stream checked and written on its own
+ * }
+ */
+export function assertBatchAppendable(batch: readonly StreamAppend[]): void {
+  const streams = new Set<string>();
+  for (const part of batch) {
+    assertAppendable(part.streamId, part.events, part);
+    if (streams.has(part.streamId)) throw new TypeError(`stream ${part.streamId} appears twice in the batch`);
+    streams.add(part.streamId);
+  }
+}
+
+/**
  * `store.appendMany(batch)`, or one `store.append` per stream for a store without it (each its own
  * transaction, so a failure of the store can leave the earlier streams stored).
  *
@@ -294,9 +316,10 @@ export async function appendAll(
 ): Promise<StreamAppendOutcome[]> {
   if (store.appendMany !== undefined) return store.appendMany(batch);
   const outcomes: StreamAppendOutcome[] = [];
-  for (const { streamId, events, expectedVersion } of batch) {
+  for (const { streamId, events, expectedVersion, guard } of batch) {
+    const options = guard === undefined ? { expectedVersion } : { expectedVersion, guard };
     try {
-      outcomes.push({ ok: true, result: await store.append(streamId, events, { expectedVersion }) });
+      outcomes.push({ ok: true, result: await store.append(streamId, events, options) });
     } catch (error) {
       if (!(error instanceof ConcurrencyConflictError || error instanceof DuplicateIdempotencyKeyError))
         throw error;

@@ -63,26 +63,70 @@ export function signEvents<
 
 /**
  * JSON with object keys sorted, so equal values hash equally whatever order a database returns keys in.
- * Built by appending to one string (no intermediate arrays): every write hashes each event it makes.
  *
  * @example
  * canonicalJson({ b: 1, a: [2, { d: 3, c: 4 }] }); // '{"a":[2,{"c":4,"d":3}],"b":1}'
  */
 export function canonicalJson(value: unknown): string {
+  // Events are plain JSON with named keys: a copy with its keys inserted in sorted order is written by
+  // the native JSON.stringify exactly as the canonical form. Anything else takes the general path.
+  const sorted = sortedCopy(value);
+  return sorted === UNSAFE ? writeCanonical(value) : (JSON.stringify(sorted) ?? 'null');
+}
+
+const UNSAFE: unique symbol = Symbol('not plain JSON with named keys');
+
+/**
+ * `value` with every object's keys inserted in sorted order, or UNSAFE where JSON.stringify of such a
+ * copy could differ from `writeCanonical`: a key that looks like an array index (objects list those
+ * first, whatever the insertion order), `__proto__` (an assignment would set the prototype), an object
+ * that is not plain (a Date has toJSON), a function, a symbol or a bigint.
+ */
+function sortedCopy(value: unknown): unknown {
+  if (value === null) return null;
+  const kind = typeof value;
+  if (kind === 'string' || kind === 'number' || kind === 'boolean' || kind === 'undefined') return value;
+  if (kind !== 'object') return UNSAFE;
+  if (Array.isArray(value)) {
+    const out: unknown[] = new Array(value.length);
+    for (let i = 0; i < value.length; i++) {
+      const item = sortedCopy(value[i]);
+      if (item === UNSAFE) return UNSAFE;
+      out[i] = item;
+    }
+    return out;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return UNSAFE;
+  const record = value as Record<string, unknown>;
+  // The default sort compares UTF-16 code units, as `<` on strings does.
+  const keys = Object.keys(record).sort();
+  const out: Record<string, unknown> = {};
+  for (const key of keys) {
+    const first = key.charCodeAt(0);
+    if ((first >= 48 && first <= 57) || key === '__proto__') return UNSAFE;
+    const item = sortedCopy(record[key]);
+    if (item === UNSAFE) return UNSAFE;
+    out[key] = item;
+  }
+  return out;
+}
+
+/** The canonical form written out by hand, for any value. */
+function writeCanonical(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
   if (Array.isArray(value)) {
     let out = '[';
-    for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + canonicalJson(value[i]);
+    for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + writeCanonical(value[i]);
     return `${out}]`;
   }
   const record = value as Record<string, unknown>;
-  // The default sort compares UTF-16 code units, as `<` on strings does.
   const keys = Object.keys(record).sort();
   let out = '{';
   for (const key of keys) {
     const v = record[key];
     if (v === undefined) continue;
-    out += `${out.length === 1 ? '' : ','}${JSON.stringify(key)}:${canonicalJson(v)}`;
+    out += `${out.length === 1 ? '' : ','}${JSON.stringify(key)}:${writeCanonical(v)}`;
   }
   return `${out}}`;
 }

@@ -49,4 +49,15 @@ describe('canonicalJson', () => {
       '{"10":0,"9":0,"a":[null,{"c":"€"}],"b":1}',
     );
   });
+
+  test('writes what is not plain JSON as the canonical form does (a Date, a function, a symbol member)', () => {
+    const odd = [
+      { at: new Date(0), b: 1 },
+      { f: () => 1, a: 'x' },
+      [() => 1, undefined, Number.NaN],
+      { nested: { z: [{ y: new Map([[1, 2]]) }], a: null } },
+      { s: Symbol('s'), a: 1 },
+    ];
+    for (const v of odd) expect(canonicalJson(v)).toBe(canonical(v));
+  });
 });

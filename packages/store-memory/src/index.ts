@@ -2,12 +2,15 @@ import {
   type AppendOptions,
   type AppendResult,
   assertAppendable,
+  assertBatchAppendable,
   ConcurrencyConflictError,
   DuplicateIdempotencyKeyError,
   type EventStore,
   type NewEvent,
   type Snapshot,
   type StoredEvent,
+  type StreamAppend,
+  type StreamAppendOutcome,
 } from '@tally/core';
 import { memoryConsumers } from './consumers.js';
 
@@ -27,6 +30,49 @@ export function memoryStore(): EventStore {
   const all: StoredEvent[] = [];
   let position = 0n;
 
+  /** Throws the conflict that keeps `events` out of the stream; changes nothing. */
+  const check = (
+    streamId: string,
+    events: readonly NewEvent[],
+    options: Pick<AppendOptions, 'expectedVersion' | 'guard'>,
+  ): void => {
+    const length = streams.get(streamId)?.length ?? 0;
+    if (length !== options.expectedVersion) {
+      throw new ConcurrencyConflictError(streamId, options.expectedVersion, length);
+    }
+    if (options.guard !== undefined) {
+      const guarded = streams.get(options.guard.streamId)?.length ?? 0;
+      if (guarded !== options.guard.version) {
+        throw new ConcurrencyConflictError(options.guard.streamId, options.guard.version, guarded);
+      }
+    }
+    const streamKeys = keys.get(streamId);
+    if (streamKeys === undefined) return;
+    for (const event of events) {
+      const key = event.metadata.idempotencyKey;
+      if (key !== undefined && streamKeys.has(key)) throw new DuplicateIdempotencyKeyError(streamId, key);
+    }
+  };
+
+  /** Stores `copies` (checked, and the store's own) at the end of the stream. */
+  const commit = (streamId: string, copies: readonly NewEvent[]): AppendResult => {
+    const stream = streams.get(streamId) ?? [];
+    const streamKeys = keys.get(streamId) ?? new Map<string, StoredEvent>();
+    let version = stream.length;
+    for (const event of copies) {
+      position += 1n;
+      version += 1;
+      const stored: StoredEvent = { ...event, streamId, version, position };
+      stream.push(stored);
+      all.push(stored);
+      const key = event.metadata.idempotencyKey;
+      if (key !== undefined) streamKeys.set(key, stored);
+    }
+    streams.set(streamId, stream);
+    keys.set(streamId, streamKeys);
+    return { nextVersion: version, lastPosition: position };
+  };
+
   return {
     consumers: memoryConsumers(),
 
@@ -36,37 +82,28 @@ export function memoryStore(): EventStore {
       options: AppendOptions,
     ): Promise<AppendResult> {
       assertAppendable(streamId, events, options);
-      const stream = streams.get(streamId) ?? [];
-      if (stream.length !== options.expectedVersion) {
-        throw new ConcurrencyConflictError(streamId, options.expectedVersion, stream.length);
-      }
-      if (options.guard !== undefined) {
-        const guarded = streams.get(options.guard.streamId)?.length ?? 0;
-        if (guarded !== options.guard.version) {
-          throw new ConcurrencyConflictError(options.guard.streamId, options.guard.version, guarded);
-        }
-      }
-      const streamKeys = keys.get(streamId) ?? new Map<string, StoredEvent>();
-      for (const event of events) {
-        const key = event.metadata.idempotencyKey;
-        if (key !== undefined && streamKeys.has(key)) throw new DuplicateIdempotencyKeyError(streamId, key);
-      }
       // Copy the whole batch before changing anything: structuredClone throws on a value it cannot
       // copy (a function, a symbol), and a throw halfway through must leave nothing of the batch behind.
       const copies = events.map((event) => structuredClone(event));
-      let version = stream.length;
-      for (const event of copies) {
-        position += 1n;
-        version += 1;
-        const stored: StoredEvent = { ...event, streamId, version, position };
-        stream.push(stored);
-        all.push(stored);
-        const key = event.metadata.idempotencyKey;
-        if (key !== undefined) streamKeys.set(key, stored);
-      }
-      streams.set(streamId, stream);
-      keys.set(streamId, streamKeys);
-      return { nextVersion: version, lastPosition: position };
+      check(streamId, copies, options);
+      return commit(streamId, copies);
+    },
+
+    async appendMany(batch: readonly StreamAppend[]): Promise<StreamAppendOutcome[]> {
+      assertBatchAppendable(batch);
+      const copies = batch.map((part) => part.events.map((event) => structuredClone(event)));
+      // Synchronous from the first check to the last commit: no other append can come in between,
+      // which is all a transaction would add here.
+      return batch.map((part, i): StreamAppendOutcome => {
+        try {
+          check(part.streamId, copies[i]!, part);
+        } catch (error) {
+          if (error instanceof ConcurrencyConflictError || error instanceof DuplicateIdempotencyKeyError)
+            return { ok: false, error };
+          throw error;
+        }
+        return { ok: true, result: commit(part.streamId, copies[i]!) };
+      });
     },
 
     async readStream(streamId, options = {}) {

@@ -8,6 +8,7 @@ import {
   type NewEvent,
 } from '@tally/core';
 import type pg from 'pg';
+import { appendManyOnce, appendManyStatement } from './append-many.js';
 import { postgresConsumers } from './consumers.js';
 import {
   fromConnectionString,
@@ -81,6 +82,7 @@ export function postgresStore(
   const s = quoteSchema(schema);
   const db = toQueryable(connection);
   const sql = statements(s);
+  const appendMany = appendManyStatement(s);
 
   let ready: Promise<void> | undefined;
   const ensureSchema = (): Promise<void> => {
@@ -133,6 +135,11 @@ export function postgresStore(
         0n,
       );
       return { nextVersion: expectedVersion + events.length, lastPosition } satisfies AppendResult;
+    },
+
+    async appendMany(batch) {
+      await ensureSchema();
+      return appendManyOnce(db, appendMany, batch);
     },
 
     async readStream(streamId, readOptions = {}) {

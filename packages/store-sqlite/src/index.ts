@@ -8,6 +8,7 @@ import {
   type NewEvent,
 } from '@tally/core';
 import Database from 'better-sqlite3';
+import { batchAppender } from './append-many.js';
 import { sqliteConsumers, sqliteConsumersSchemaSql } from './consumers.js';
 import {
   type EventInsert,
@@ -118,6 +119,9 @@ export function sqliteStore(options: SqliteStoreOptions): EventStore {
       return { nextVersion: expectedVersion + events.length, lastPosition };
     },
   );
+  const appendManyInTransaction = batchAppender(db, appendInTransaction, (error, part) =>
+    explainConstraint(error, part.streamId, part.events, part, (key) => selectByKey.get(part.streamId, key)),
+  );
   const writeSnapshotInTransaction = db.transaction((row: [string, number, number, string]) => {
     upsertSnapshot.run(...row);
   });
@@ -139,6 +143,10 @@ export function sqliteStore(options: SqliteStoreOptions): EventStore {
           selectByKey.get(streamId, key),
         );
       }
+    },
+
+    async appendMany(batch) {
+      return appendManyInTransaction(batch);
     },
 
     async readStream(streamId, readOptions = {}) {

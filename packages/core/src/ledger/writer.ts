@@ -4,12 +4,7 @@ import type { Command } from '../decide/commands.js';
 import type { IdKind } from '../decide/context.js';
 import { decideOn, definitionOf } from '../decide/index.js';
 import { TallyError, unreachable } from '../errors.js';
-import {
-  ConcurrencyConflictError,
-  DuplicateIdempotencyKeyError,
-  type EventMetadata,
-  type EventStore,
-} from '../event-store.js';
+import type { EventMetadata, EventStore } from '../event-store.js';
 import type { RecordedEvent } from '../events.js';
 import { applyEvent } from '../evolve.js';
 import { requestHash, signEvents } from '../hash-chain.js';
@@ -17,6 +12,7 @@ import { Recorder } from '../recorder.js';
 import { type CustomerState, cloneState, forgetRecalled, recall, type UsageRecord } from '../state.js';
 import { iso } from '../time.js';
 import type { CatalogSource } from './catalog-source.js';
+import { GroupCommit } from './group-commit.js';
 import { type StreamCache, type StreamHead, streamIdOf } from './streams.js';
 
 interface Job {
@@ -87,14 +83,20 @@ type Attempt =
  * Writes commands for one customer at a time. Commands that arrive while an append is in flight wait
  * and then go together, decided one after another against the evolving state and appended as one batch
  * (group commit): one round trip and one fsync for many commands, each still answered with its own
- * result or error. Conflicts with other processes are retried: re-read, re-decide, re-append.
+ * result or error. The appends of different customers that arrive together go to the store as one
+ * `appendMany` (`GroupCommit`); a customer whose stream conflicts retries alone. Conflicts with other
+ * processes are retried: re-read, re-decide, re-append.
  */
 export class Writer {
   private readonly queues = new Map<string, Job[]>();
   /** The last batch had company: commands are arriving together, so let the next one gather. */
   private grouping = false;
+  /** Appends of different customers that arrive together go to the store as one batch. */
+  private readonly commits: GroupCommit;
 
-  constructor(private readonly options: WriterOptions) {}
+  constructor(private readonly options: WriterOptions) {
+    this.commits = new GroupCommit(options.store, MAX_EVENTS_PER_APPEND, () => this.queues.size > 1);
+  }
 
   submit(command: Command, idempotencyKey: string | undefined): Promise<unknown> {
     const { customerId } = command;
@@ -196,11 +198,13 @@ export class Writer {
       const stored = await store.findByIdempotencyKey(streamId, job.idempotencyKey);
       if (stored !== null) settled.set(job, replay(job, stored.metadata));
     }
-    const history = await this.recallFor(
+    const recalling = this.recallFor(
       customerId,
       loaded,
-      jobs.filter((job) => !settled.has(job)),
+      settled.size === 0 ? jobs : jobs.filter((job) => !settled.has(job)),
     );
+    // Nearly every batch needs no history: no promise to wait for, no turn of the microtask queue.
+    const history = recalling === null ? null : await recalling;
 
     // Everything from here to the append's call is synchronous, so the head cannot move underneath.
     const base = loaded.state;
@@ -334,13 +338,9 @@ export class Writer {
   /**
    * The history the batch's commands name (their `recall`), looked up before anything is decided, so
    * that a decision never finds out halfway that it needs the store. Null when every command works on
-   * what is in play, as nearly all do.
+   * what is in play, as nearly all do (then without a promise).
    */
-  private async recallFor(
-    customerId: string,
-    head: StreamHead,
-    jobs: readonly Job[],
-  ): Promise<Recalled | null> {
+  private recallFor(customerId: string, head: StreamHead, jobs: readonly Job[]): Promise<Recalled> | null {
     const wanted = { grants: [] as string[], holds: [] as string[], usages: [] as string[] };
     for (const job of jobs) {
       const asked = definitionOf(job.command).recall?.(job.command, head.state);
@@ -350,6 +350,14 @@ export class Writer {
       wanted.usages.push(...(asked.usages ?? []));
     }
     if (wanted.grants.length + wanted.holds.length + wanted.usages.length === 0) return null;
+    return this.lookUp(customerId, head, wanted);
+  }
+
+  private async lookUp(
+    customerId: string,
+    head: StreamHead,
+    wanted: { grants: string[]; holds: string[]; usages: string[] },
+  ): Promise<Recalled> {
     const found = await this.options.cache.lookUp(customerId, head, wanted.usages);
     // A reversal may restore the grants that paid the usage: recall those too.
     for (const usage of found.usages.values())
@@ -369,21 +377,16 @@ export class Writer {
     expectedVersion: number,
     catalogVersion: number,
   ): Promise<boolean> {
-    const { store, cache, catalogs } = this.options;
+    const { cache, catalogs } = this.options;
     const { events, hash } = signEvents(loaded.hash, written);
+    const streamId = streamIdOf(customerId);
     // Priced by a stored catalog: the append holds only if the catalog is still at that version.
-    const guard = catalogs.stored ? { streamId: CATALOG_STREAM, version: catalogVersion } : undefined;
-    try {
-      await store.append(
-        streamIdOf(customerId),
-        events,
-        guard === undefined ? { expectedVersion } : { expectedVersion, guard },
-      );
-    } catch (error) {
-      if (error instanceof ConcurrencyConflictError || error instanceof DuplicateIdempotencyKeyError)
-        return false;
-      throw error;
-    }
+    const outcome = await this.commits.append(
+      catalogs.stored
+        ? { streamId, events, expectedVersion, guard: { streamId: CATALOG_STREAM, version: catalogVersion } }
+        : { streamId, events, expectedVersion },
+    );
+    if (!outcome.ok) return false;
     const history = loaded.history?.version === expectedVersion ? loaded.history : undefined;
     if (history !== undefined) for (const { event } of written) applyEvent(history, event);
     const head: StreamHead = { state: forgetRecalled(state), hash, history };

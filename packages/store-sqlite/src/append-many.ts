@@ -1,0 +1,55 @@
+import {
+  type AppendOptions,
+  type AppendResult,
+  assertBatchAppendable,
+  ConcurrencyConflictError,
+  DuplicateIdempotencyKeyError,
+  type NewEvent,
+  type StreamAppend,
+  type StreamAppendOutcome,
+} from '@tally/core';
+import type Database from 'better-sqlite3';
+
+/** The store's one-stream append, run inside a transaction (a savepoint when nested in another). */
+export type AppendOne = Database.Transaction<
+  (
+    streamId: string,
+    events: readonly NewEvent[],
+    expectedVersion: number,
+    guard: AppendOptions['guard'],
+  ) => AppendResult
+>;
+
+/**
+ * `appendMany` for the SQLite store: one `BEGIN IMMEDIATE` transaction, so one commit and one fsync
+ * for the whole batch, with each stream's part in a savepoint of its own (better-sqlite3 turns a
+ * nested transaction function into one). A part that conflicts rolls back to its savepoint and only
+ * that part is left out; any other error rolls the whole transaction back and is thrown.
+ *
+ * `explain` turns a constraint violation of one part into the typed error `append` would throw.
+ */
+export function batchAppender(
+  db: Database.Database,
+  appendOne: AppendOne,
+  explain: (error: unknown, part: StreamAppend) => unknown,
+): (batch: readonly StreamAppend[]) => StreamAppendOutcome[] {
+  const inTransaction = db.transaction((batch: readonly StreamAppend[]) =>
+    batch.map((part): StreamAppendOutcome => {
+      try {
+        return {
+          ok: true,
+          result: appendOne(part.streamId, part.events, part.expectedVersion, part.guard),
+        };
+      } catch (error) {
+        const typed = explain(error, part);
+        if (typed instanceof ConcurrencyConflictError || typed instanceof DuplicateIdempotencyKeyError)
+          return { ok: false, error: typed };
+        throw typed;
+      }
+    }),
+  );
+  return (batch) => {
+    assertBatchAppendable(batch);
+    return batch.length === 0 ? [] : inTransaction.immediate(batch);
+  };
+}
