@@ -35,22 +35,43 @@ export function globalOrderProblems(
   partitions: readonly StoredEvent[][],
   appended: readonly string[],
 ): string[] {
-  const problems: string[] = [];
+  const problems = completenessProblems(partitions, appended);
   const rank = new Map(appended.map((id, i) => [id, i]));
-  let total = 0;
   partitions.forEach((events, p) => {
-    total += events.length;
-    for (let i = 0; i < events.length; i++) {
-      const event = events[i]!;
-      if (!rank.has(event.id)) problems.push(`partition ${p} holds ${event.id}, never appended`);
-      if (i === 0) continue;
-      const before = events[i - 1]!;
-      if (event.position <= before.position) {
-        problems.push(`partition ${p}: position ${event.position} after ${before.position}`);
-      }
+    for (let i = 1; i < events.length; i++) {
+      const [before, event] = [events[i - 1]!, events[i]!];
       if ((rank.get(event.id) ?? -1) < (rank.get(before.id) ?? -1)) {
         problems.push(`partition ${p}: ${event.id} read after ${before.id}, appended before it`);
       }
+    }
+  });
+  return problems;
+}
+
+/**
+ * What holds whatever the order of concurrent appends: the partitions hold exactly `appended`, each
+ * event once; positions increase within each partition, and so do the versions of each stream in it.
+ */
+export function completenessProblems(
+  partitions: readonly StoredEvent[][],
+  appended: readonly string[],
+): string[] {
+  const problems: string[] = [];
+  const ids = new Set(appended);
+  let total = 0;
+  partitions.forEach((events, p) => {
+    total += events.length;
+    const versions = new Map<string, number>();
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i]!;
+      if (!ids.has(event.id)) problems.push(`partition ${p} holds ${event.id}, never appended`);
+      if (i > 0 && event.position <= events[i - 1]!.position) {
+        problems.push(`partition ${p}: position ${event.position} after ${events[i - 1]!.position}`);
+      }
+      if (event.version <= (versions.get(event.streamId) ?? 0)) {
+        problems.push(`partition ${p}: ${event.streamId} version ${event.version} after a later one`);
+      }
+      versions.set(event.streamId, event.version);
     }
   });
   const seen = new Set(partitions.flat().map((e) => e.id));

@@ -151,7 +151,7 @@ function citusReadFunction(s: string): string {
   const n = POSITIONS_PER_TRANSACTION;
   return `
 CREATE OR REPLACE FUNCTION ${s}.read_partition(p_key text, p_after bigint, p_limit integer)
-  RETURNS TABLE (position text, stream_id text, version text, id text, type text,
+  RETURNS TABLE ("position" text, stream_id text, version text, id text, type text,
                  schema_version integer, at text, data text, metadata text)
   LANGUAGE plpgsql VOLATILE AS $fn$
 DECLARE

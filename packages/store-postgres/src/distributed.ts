@@ -74,7 +74,7 @@ export function citusStore(
       }
       let last: string | null;
       try {
-        const [row] = await db.query<{ last: string | null }>(sql.append, [
+        const [row] = await db.query<{ last: string | number | null }>(sql.append, [
           streamId,
           expectedVersion,
           ...toColumns(events),
@@ -149,10 +149,11 @@ export function citusStore(
 /** Each statement names one stream (or one partition key): Citus routes it to one shard. */
 function citusStatements(s: string) {
   return {
+    // The call alone, nothing around it (not even a cast): only then does Citus delegate it.
     append: prepared(
       'citus_append',
       `SELECT ${s}.append($1::text, $2::bigint, $3::text[], $4::text[], $5::integer[], $6::text[],
-                          $7::text[], $8::text[], $9::text[])::text AS last`,
+                          $7::text[], $8::text[], $9::text[]) AS last`,
     ),
     readPartition: prepared(
       'citus_read_partition',
