@@ -6,13 +6,20 @@
 import { POSITIONS_PER_TRANSACTION, quoteSchema } from './schema.js';
 
 /**
+ * The SQLSTATE of a call that reached a worker no longer holding the shard: the coordinator routed
+ * it while the shard was being moved, and the worker's metadata already says the shard is elsewhere.
+ * Nothing was written (the worker refuses before touching the old copy); the store sends it again.
+ */
+export const NOT_HERE = 'TA001';
+
+/**
  * The DDL of the distributed schema, every statement idempotent; run on the Citus coordinator
  * (`CREATE EXTENSION citus` done, workers added). `shards` is the shard count of the colocation
  * group (Citus' `citus.shard_count`, 32, when not given); it is fixed when the tables are created.
  *
  * Positions: a worker has its own transaction ids, so a position is only ordered within its shard
  * (one partition of the global order per shard group). It is `base + transaction id * 8192 + index`,
- * where `base` is 0 until the shard is moved: a placement on another worker starts from a `base` that
+ * where `base` is 0 until the shard is moved: the shard on another worker starts from a `base` that
  * puts its first position above every position the shard already holds (see `citusAppendFunction`).
  *
  * @example
@@ -31,9 +38,9 @@ export function citusSchemaSql(schema = 'tally', shards?: number): string {
 CREATE SCHEMA IF NOT EXISTS ${s};
 CREATE TABLE IF NOT EXISTS ${s}.events (
   position        bigint  NOT NULL,
-  -- Where the position came from: the shard placement whose worker's transaction id it holds, and the
-  -- base that placement adds (0 until the shard is moved).
-  placement       bigint  NOT NULL,
+  -- Where the position came from: the node (Citus group id) whose transaction id it holds, and the
+  -- base added there (0 until the shard is moved).
+  node_group      integer NOT NULL,
   base            bigint  NOT NULL,
   stream_id       text    NOT NULL,
   version         bigint  NOT NULL CHECK (version > 0),
@@ -78,8 +85,8 @@ SELECT create_distributed_function('${s}.read_partition(text, bigint, integer)',
  * no two-phase commit is needed. Returns the last position, or NULL when the stream is not at
  * `p_expected` (nothing written). Two appends racing on a version meet on `events_stream_version`.
  *
- * The base: the shard's newest row says which placement wrote it. When that is this placement, its
- * base carries on. When it is not (the shard was moved here) or the shard is empty, the first append
+ * The base: the shard's newest row says which node wrote it (its Citus group). When that is this
+ * node, its base carries on (this node's transaction ids only grow). When it is not (the shard was moved here) or the shard is empty, the first append
  * takes a lock, looks again, and picks `base = newest position + 1 - xmin * 8192`, xmin being the
  * oldest transaction still running on this worker: every transaction that can still append here has
  * an id at or above it, so every new position lands above every old one.
@@ -94,29 +101,34 @@ CREATE OR REPLACE FUNCTION ${s}.append(
 DECLARE
   shard bigint := get_shard_id_for_distribution_column('${s}.events', p_stream);
   shard_table text := format('${s}.%I', 'events_' || shard);
-  here bigint;
+  here integer;
   xid bigint := pg_current_xact_id()::text::bigint;
   current_version bigint;
   newest record;
   b bigint;
 BEGIN
-  SELECT placementid INTO here FROM pg_dist_placement
-   WHERE shardid = shard AND groupid = (SELECT groupid FROM pg_dist_local_group);
+  -- The lock a shard move takes exclusively, on every node, while it switches the shard over: the
+  -- append waits for the switch, then finds the shard gone from here (the placement check below)
+  -- instead of writing to the old copy after its last change was carried over. 5 is ShareLock.
+  PERFORM lock_shard_metadata(5, ARRAY[shard]);
+  SELECT p.groupid INTO here FROM pg_dist_placement p
+   WHERE p.shardid = shard AND p.groupid = (SELECT groupid FROM pg_dist_local_group);
   IF here IS NULL THEN
-    RAISE EXCEPTION 'tally: the shard of stream % is not on this node (the append was not delegated)', p_stream;
+    RAISE EXCEPTION 'tally: the shard of stream % is not on this node (not delegated, or just moved)', p_stream
+      USING ERRCODE = '${NOT_HERE}';
   END IF;
   EXECUTE format('SELECT coalesce(max(version), 0) FROM %s WHERE stream_id = $1', shard_table)
      INTO current_version USING p_stream;
   IF current_version <> p_expected THEN RETURN NULL; END IF;
-  EXECUTE format('SELECT position, placement, base FROM %s ORDER BY position DESC LIMIT 1', shard_table)
+  EXECUTE format('SELECT position, node_group, base FROM %s ORDER BY position DESC LIMIT 1', shard_table)
      INTO newest;
-  IF newest.placement IS NOT DISTINCT FROM here THEN
+  IF newest.node_group IS NOT DISTINCT FROM here THEN
     b := newest.base;
   ELSE
     PERFORM pg_advisory_xact_lock(hashtext('tally base'), hashtext(shard::text));
-    EXECUTE format('SELECT position, placement, base FROM %s ORDER BY position DESC LIMIT 1', shard_table)
+    EXECUTE format('SELECT position, node_group, base FROM %s ORDER BY position DESC LIMIT 1', shard_table)
        INTO newest;
-    IF newest.placement IS NOT DISTINCT FROM here THEN
+    IF newest.node_group IS NOT DISTINCT FROM here THEN
       b := newest.base;
     ELSIF newest.position IS NULL THEN
       b := 0;
@@ -126,7 +138,7 @@ BEGIN
     END IF;
   END IF;
   EXECUTE format($sql$
-    INSERT INTO %s (position, placement, base, stream_id, version, id, type, schema_version, at, data,
+    INSERT INTO %s (position, node_group, base, stream_id, version, id, type, schema_version, at, data,
                     metadata, idempotency_key)
     SELECT $1 + $2 * ${n} + e.ord - 1, $3, $1, $4, $5 + e.ord, e.id, e.type, e.schema_version, e.at,
            e.data, e.metadata, e.idempotency_key
@@ -141,10 +153,10 @@ END $fn$;`;
 
 /**
  * One partition (the shard group `p_key` hashes into) in its own order, up to its own horizon, run
- * on the worker holding it. The horizon is `base + xmin * 8192` of this placement: below it every
+ * on the worker holding it. The horizon is `base + xmin * 8192` of this node: below it every
  * position belongs to a transaction that has ended (or was moved here, committed), and nothing can
  * ever appear below it, so a reader paging with `after` never skips. When the newest row came from
- * another placement (moved, nothing appended here since) every row is committed: no horizon. The
+ * another node (moved, nothing appended here since) every row is committed: no horizon. The
  * bound and the rows come from one statement, so one snapshot.
  */
 function citusReadFunction(s: string): string {
@@ -156,17 +168,18 @@ CREATE OR REPLACE FUNCTION ${s}.read_partition(p_key text, p_after bigint, p_lim
   LANGUAGE plpgsql VOLATILE AS $fn$
 DECLARE
   shard bigint := get_shard_id_for_distribution_column('${s}.events', p_key);
-  here bigint;
+  here integer;
 BEGIN
-  SELECT placementid INTO here FROM pg_dist_placement
-   WHERE shardid = shard AND groupid = (SELECT groupid FROM pg_dist_local_group);
+  SELECT p.groupid INTO here FROM pg_dist_placement p
+   WHERE p.shardid = shard AND p.groupid = (SELECT groupid FROM pg_dist_local_group);
   IF here IS NULL THEN
-    RAISE EXCEPTION 'tally: partition % is not on this node (the read was not delegated)', p_key;
+    RAISE EXCEPTION 'tally: partition % is not on this node (not delegated, or just moved)', p_key
+      USING ERRCODE = '${NOT_HERE}';
   END IF;
   RETURN QUERY EXECUTE format($sql$
-    WITH newest AS (SELECT n.placement, n.base FROM %1$s n ORDER BY n.position DESC LIMIT 1),
+    WITH newest AS (SELECT n.node_group, n.base FROM %1$s n ORDER BY n.position DESC LIMIT 1),
          horizon AS (
-           SELECT CASE WHEN newest.placement = $1
+           SELECT CASE WHEN newest.node_group = $1
                        THEN newest.base + pg_snapshot_xmin(pg_current_snapshot())::text::bigint * ${n}
                   END AS below
              FROM newest)

@@ -7,7 +7,7 @@ import {
   type NewEvent,
   SINGLE_PARTITION,
 } from '@tally/core';
-import { citusPartitionsSql, citusSchemaSql } from './citus-schema.js';
+import { citusPartitionsSql, citusSchemaSql, NOT_HERE } from './citus-schema.js';
 import { prepared, type Queryable } from './queryable.js';
 import {
   EVENT_COLUMNS,
@@ -74,11 +74,9 @@ export function citusStore(
       }
       let last: string | null;
       try {
-        const [row] = await db.query<{ last: string | number | null }>(sql.append, [
-          streamId,
-          expectedVersion,
-          ...toColumns(events),
-        ]);
+        const [row] = await whileMoving(() =>
+          db.query<{ last: string | null }>(sql.append, [streamId, expectedVersion, ...toColumns(events)]),
+        );
         last = row!.last;
       } catch (error) {
         throw await explainUniqueViolation(error, streamId, events, expectedVersion, async (keys) => {
@@ -110,7 +108,7 @@ export function citusStore(
       }
       await ensureSchema();
       const params = [partition, (readOptions.after ?? 0n).toString(), readOptions.limit ?? null];
-      return (await db.query<EventRow>(sql.readPartition, params)).map(toStoredEvent);
+      return (await whileMoving(() => db.query<EventRow>(sql.readPartition, params))).map(toStoredEvent);
     },
 
     async partitions() {
@@ -144,6 +142,22 @@ export function citusStore(
       await db.close();
     },
   };
+}
+
+/**
+ * Runs `call` again while it reaches a worker the shard has just left (`NOT_HERE`): a shard move
+ * switches its placement in a moment, and the next call is routed to the new worker.
+ */
+async function whileMoving<T>(call: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (error) {
+      const moved = typeof error === 'object' && error !== null && 'code' in error && error.code === NOT_HERE;
+      if (!moved || attempt >= 100) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 10 * Math.min(attempt, 10)));
+    }
+  }
 }
 
 /** Each statement names one stream (or one partition key): Citus routes it to one shard. */
