@@ -27,7 +27,7 @@ const SCHEMA = 'tally_bench_citus';
 /** The rows of one store: one caller, 8 callers on one customer, 8 callers on 8 customers. */
 async function storeRows(label: string, store: EventStore, baseline: boolean) {
   const ledger = createLedger({ catalog: defineCatalog(catalogInput), store });
-  const prefix = `cus_${label}_${Date.now().toString(36)}`;
+  const prefix = `cus_${label.replace(/\W/g, '_')}_${Date.now().toString(36)}`;
   const one = `${prefix}_one`;
   const shared = `${prefix}_shared`;
   const own = Array.from({ length: CALLERS }, (_, i) => `${prefix}_own${i}`);
