@@ -29,7 +29,7 @@ export async function explainUniqueViolation(
  * The violated constraint's name without a Citus shard suffix, or undefined.
  *
  * @example
- * constraintOf({ code: '23505', constraint: 'events_stream_version_102008' }); // 'events_stream_version'
+ * constraintOf({ constraint: 'events_stream_version_102008' }); // 'events_stream_version'
  */
 export function constraintOf(error: { constraint?: string; message?: string }): string | undefined {
   const named = error.constraint ?? /unique constraint "([^"]+)"/.exec(error.message ?? '')?.[1];
