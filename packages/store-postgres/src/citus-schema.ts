@@ -86,8 +86,8 @@ SELECT create_distributed_function('${s}.read_partition(text, bigint, integer)',
  * `p_expected` (nothing written). Two appends racing on a version meet on `events_stream_version`.
  *
  * The base: the shard's newest row says which node wrote it (its Citus group). When that is this
- * node, its base carries on (this node's transaction ids only grow). When it is not (the shard was moved here) or the shard is empty, the first append
- * takes a lock, looks again, and picks `base = newest position + 1 - xmin * 8192`, xmin being the
+ * node, its base carries on (this node's transaction ids only grow). When it is not (the shard was
+ * moved here) or the shard is empty, the first append takes a lock, looks again, and picks `base = newest position + 1 - xmin * 8192`, xmin being the
  * oldest transaction still running on this worker: every transaction that can still append here has
  * an id at or above it, so every new position lands above every old one.
  */
