@@ -6,6 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { citusWritesGroup } from './citus.ts';
 import { derivationGroup } from './derivation.ts';
 import { formatGroup, type GroupResult, progress, QUICK } from './harness.ts';
 import { peerGroups } from './peer.ts';
@@ -25,6 +26,8 @@ const GROUPS: GroupDef[] = [
   { id: 'reads', measurements: 10, run: readsGroups },
   { id: 'writes', measurements: 5 + 5 + 8, run: writesGroups },
   { id: 'peer', measurements: 4 + 6, run: peerGroups },
+  // Opt-in: TALLY_CITUS_URL names a Citus coordinator; without it the group says it did not run.
+  { id: 'writes-citus', measurements: 6, run: citusWritesGroup },
 ];
 
 const picked = process.env.BENCH_GROUPS?.split(',').map((s) => s.trim());

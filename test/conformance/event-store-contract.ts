@@ -4,6 +4,7 @@ import {
   DuplicateIdempotencyKeyError,
   type EventStore,
   type NewEvent,
+  partitionsOf,
   type StoredEvent,
 } from '@tally/core';
 import fc from 'fast-check';
@@ -13,6 +14,7 @@ import type { OpenedStore, StoreTarget } from '../support/stores.js';
 import { describeAppendManyContract } from './append-many-contract.js';
 import { batch, streamSuffix } from './arbitraries.js';
 import { appendWithRetry, event, readAllSettled } from './helpers.js';
+import { globalOrderProblems, readEveryPartition, readEverything, readPartition } from './partitions.js';
 
 /**
  * The behaviour every `EventStore` must have, run once per adapter. Each test gets an empty store of
@@ -111,7 +113,7 @@ export function describeEventStoreContract(target: StoreTarget): void {
       await expect(store.append('s-1', [event('a')], { expectedVersion: -1 })).rejects.toBeInstanceOf(
         TypeError,
       );
-      expect(await store.readAll()).toEqual([]);
+      expect(await readEverything(store)).toEqual([]);
     });
 
     it('writes a batch whole or not at all', async () => {
@@ -153,25 +155,40 @@ export function describeEventStoreContract(target: StoreTarget): void {
         versions.set(streamId, nextVersion);
       }
 
-      const all = await readAllSettled(store, 8);
-      // One writer appending one batch after another: global order is the order of the appends.
-      expect(all.map((e) => e.id)).toEqual(appends.flatMap(([, ids]) => ids));
-      expectIncreasing(all.map((e) => e.position));
-      expect(all).toEqual(
+      await readAllSettled(store, 8);
+      const partitions = await partitionsOf(store);
+      const read = await readEveryPartition(store);
+      // One writer appending one batch after another: the order of each partition is the order of the
+      // appends (with one partition, the global order is exactly that).
+      expect(
+        globalOrderProblems(
+          read,
+          appends.flatMap(([, ids]) => ids),
+        ),
+      ).toEqual([]);
+      expect(read.flat().sort(byStreamAndVersion)).toEqual(
         [
           ...(await store.readStream('s-a')),
           ...(await store.readStream('s-b')),
           ...(await store.readStream('s-c')),
-        ].sort((x, y) => (x.position < y.position ? -1 : 1)),
+        ].sort(byStreamAndVersion),
       );
 
-      for (const limit of [1, 2, 3, 5, 8, 100]) {
-        expect(await readInPages(store, limit)).toEqual(all);
+      for (const [p, partition] of partitions.entries()) {
+        const all = read[p]!;
+        for (const limit of [1, 2, 3, 5, 8, 100]) {
+          expect(await readInPages(store, partition, limit)).toEqual(all);
+        }
+        for (let i = 0; i < all.length; i++) {
+          expect(await readPartition(store, partition, { after: all[i]!.position })).toEqual(
+            all.slice(i + 1),
+          );
+          expect(await readPartition(store, partition, { after: all[i]!.position, limit: 2 })).toEqual(
+            all.slice(i + 1, i + 3),
+          );
+        }
+        expect(await readPartition(store, partition, { limit: 0 })).toEqual([]);
       }
-      expect(await store.readAll({ after: all[2]!.position })).toEqual(all.slice(3));
-      expect(await store.readAll({ after: all[2]!.position, limit: 2 })).toEqual(all.slice(3, 5));
-      expect(await store.readAll({ after: all.at(-1)!.position })).toEqual([]);
-      expect(await store.readAll({ limit: 0 })).toEqual([]);
     });
 
     it('loses no event and skips none while many callers append to many streams at once', async () => {
@@ -181,11 +198,25 @@ export function describeEventStoreContract(target: StoreTarget): void {
       const acknowledged: { streamId: string; ids: string[]; nextVersion: number }[] = [];
       let writing = true;
 
-      // A reader catching up page by page while the writers run: a skipped event would never come back.
-      const seen: StoredEvent[] = [];
+      // A reader catching up page by page while the writers run, with one position per partition: a
+      // skipped event would never come back.
+      const partitions = await partitionsOf(store);
+      const seen: StoredEvent[][] = partitions.map(() => []);
+      const catchUp = async (limit: number): Promise<number> => {
+        let read = 0;
+        for (const [p, partition] of partitions.entries()) {
+          const page = await readPartition(store, partition, {
+            after: seen[p]!.at(-1)?.position ?? 0n,
+            limit,
+          });
+          seen[p]!.push(...page);
+          read += page.length;
+        }
+        return read;
+      };
       const poll = async (): Promise<void> => {
         while (writing) {
-          seen.push(...(await store.readAll({ after: seen.at(-1)?.position ?? 0n, limit: 7 })));
+          await catchUp(7);
           await sleep(1);
         }
       };
@@ -208,16 +239,14 @@ export function describeEventStoreContract(target: StoreTarget): void {
 
       const total = acknowledged.reduce((sum, a) => sum + a.ids.length, 0);
       const deadline = Date.now() + 10_000;
-      while (seen.length < total && Date.now() < deadline) {
-        const page = await store.readAll({ after: seen.at(-1)?.position ?? 0n, limit: 50 });
-        if (page.length === 0) await sleep(10);
-        seen.push(...page);
+      while (seen.flat().length < total && Date.now() < deadline) {
+        if ((await catchUp(50)) === 0) await sleep(10);
       }
 
-      expect(seen).toEqual(await store.readAll());
-      expect(seen).toHaveLength(total);
-      expect(new Set(seen.map((e) => e.id)).size).toBe(total);
-      expectIncreasing(seen.map((e) => e.position));
+      expect(seen).toEqual(await readEveryPartition(store));
+      expect(seen.flat()).toHaveLength(total);
+      expect(new Set(seen.flat().map((e) => e.id)).size).toBe(total);
+      for (const events of seen) expectIncreasing(events.map((e) => e.position));
       for (const streamId of streams) {
         const stream = await store.readStream(streamId);
         expect(stream.map((e) => e.version)).toEqual(stream.map((_, i) => i + 1));
@@ -251,7 +280,7 @@ export function describeEventStoreContract(target: StoreTarget): void {
       expect(error).toBeInstanceOf(DuplicateIdempotencyKeyError);
       expect(error).toMatchObject({ streamId: 's-1', idempotencyKey: 'k' });
       expect(await store.readStream('s-1')).toEqual([]);
-      expect(await store.readAll()).toEqual([]);
+      expect(await readEverything(store)).toEqual([]);
     });
 
     it('finds an event by its idempotency key within its stream', async () => {
@@ -282,7 +311,16 @@ export function describeEventStoreContract(target: StoreTarget): void {
         }),
         fcOptions({ runs: 200 }),
       );
-      expect(await readAllSettled(store, written.length)).toEqual(written);
+      await readAllSettled(store, written.length);
+      const read = await readEveryPartition(store);
+      expect(
+        globalOrderProblems(
+          read,
+          written.map((e) => e.id),
+        ),
+      ).toEqual([]);
+      const byId = new Map(written.map((e) => [e.id, e]));
+      for (const events of read) expect(events).toEqual(events.map((e) => byId.get(e.id)));
     });
 
     it('gives out copies: changing an event after append or after read changes nothing stored', async () => {
@@ -332,10 +370,10 @@ function stored(e: NewEvent, streamId: string, version: number, position: bigint
   return { ...e, streamId, version, position };
 }
 
-async function readInPages(store: EventStore, limit: number): Promise<StoredEvent[]> {
+async function readInPages(store: EventStore, partition: string, limit: number): Promise<StoredEvent[]> {
   const all: StoredEvent[] = [];
   for (;;) {
-    const page = await store.readAll({ after: all.at(-1)?.position ?? 0n, limit });
+    const page = await readPartition(store, partition, { after: all.at(-1)?.position ?? 0n, limit });
     expect(page.length).toBeLessThanOrEqual(limit);
     if (page.length === 0) return all;
     all.push(...page);
@@ -349,6 +387,11 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
     return error;
   }
   throw new Error('expected the call to fail');
+}
+
+// Positions of different partitions may be equal: a stream and a version name an event everywhere.
+function byStreamAndVersion(x: StoredEvent, y: StoredEvent): number {
+  return x.streamId < y.streamId ? -1 : x.streamId > y.streamId ? 1 : x.version - y.version;
 }
 
 function expectIncreasing(positions: bigint[]): void {

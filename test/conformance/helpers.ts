@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConcurrencyConflictError, type EventStore, type NewEvent, type StoredEvent } from '@tally/core';
+import { readEverything } from './partitions.js';
 
 /** Helpers shared by the contract and the worker processes; no test runner in here. */
 
@@ -43,11 +44,12 @@ export async function appendWithRetry(
 /**
  * `readAll` may lag behind a commit (Postgres waits for older transactions still running anywhere
  * on the server, other test files included); it must never skip. Waits, bounded, for `count` events.
+ * A store of several partitions (Citus) gives them one after the other, each in its own order.
  */
 export async function readAllSettled(store: EventStore, count: number): Promise<StoredEvent[]> {
   const deadline = Date.now() + 10_000;
   for (;;) {
-    const all = await store.readAll();
+    const all = await readEverything(store);
     if (all.length >= count || Date.now() > deadline) return all;
     await sleep(5);
   }

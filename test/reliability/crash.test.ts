@@ -3,6 +3,7 @@ import { statSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLedger, type EventStore, type StoredEvent } from '@tally/core';
 import { describe, expect, it } from 'vitest';
+import { citusTarget, itOnCitus } from '../support/citus.js';
 import {
   choosePostgres,
   itOnPostgresServer,
@@ -237,6 +238,7 @@ describe('SIGKILL at random moments', () => {
     async () => killRepeatedly(await postgresTarget()),
     120_000 * soak(),
   );
+  itOnCitus('Postgres on Citus', async (url) => killRepeatedly(citusTarget(url)), 180_000 * soak());
 });
 
 describe('a writer killed inside its transaction', () => {

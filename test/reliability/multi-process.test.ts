@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLedger } from '@tally/core';
 import { describe, expect, it } from 'vitest';
+import { readEverything } from '../conformance/partitions.js';
+import { citusTarget, itOnCitus } from '../support/citus.js';
 import {
   choosePostgres,
   itOnPostgresServer,
@@ -94,7 +96,7 @@ async function hammer(target: StoreTarget): Promise<void> {
     expect([...sharedAcrossProcesses.values()].some((p) => p.size > 1)).toBe(true);
     expect(calls.some((o) => o.code === 'insufficient_credits')).toBe(true);
     const refused = (code: string) => calls.filter((o) => o.code === code).length;
-    const events = (await opened.store.readAll()).length;
+    const events = (await readEverything(opened.store)).length;
     console.info(
       `${target.name}: ${PROCESSES} processes x ${CALLERS} callers, ${calls.length} calls in ${(elapsed / 1000).toFixed(1)} s ` +
         `(${events} events); refused: ${refused('insufficient_credits')} insufficient_credits, ` +
@@ -115,4 +117,5 @@ describe('several processes on one store', () => {
     async () => hammer(await postgresTarget()),
     180_000 * soak(),
   );
+  itOnCitus('Postgres on Citus', async (url) => hammer(citusTarget(url)), 240_000 * soak());
 });

@@ -3,13 +3,13 @@ import {
   type AppendResult,
   assertAppendable,
   ConcurrencyConflictError,
-  DuplicateIdempotencyKeyError,
   type EventStore,
   type NewEvent,
 } from '@tally/core';
 import type pg from 'pg';
 import { appendManyOnce, appendManyStatement } from './append-many.js';
 import { postgresConsumers } from './consumers.js';
+import { citusStore } from './distributed.js';
 import {
   fromConnectionString,
   fromPGlite,
@@ -29,7 +29,9 @@ import {
   toStoredEvent,
 } from './rows.js';
 import { createSchemaScript, POSITIONS_PER_TRANSACTION, quoteSchema } from './schema.js';
+import { explainUniqueViolation } from './unique-violation.js';
 
+export { citusSchemaSql } from './citus-schema.js';
 export type { PGliteLike } from './queryable.js';
 export { POSITIONS_PER_TRANSACTION, postgresSchemaSql } from './schema.js';
 
@@ -58,9 +60,18 @@ export interface PostgresStoreOptions {
   readonly schema?: string;
   /**
    * Create the schema and tables on first use (idempotent, safe from several processes at once).
-   * Default true; pass false if you apply `postgresSchemaSql(schema)` with your own migrations.
+   * Default true; pass false if you apply `postgresSchemaSql(schema)` with your own migrations
+   * (`citusSchemaSql(schema)` when distributed).
    */
   readonly createSchema?: boolean;
+  /**
+   * `'citus'`: the connection is a Citus coordinator, and the tables are distributed by stream id
+   * (see the README's "Citus" section). Every append and stream read then runs on one worker, and the
+   * global order has one partition per shard (`store.partitions()`, `readAll({ partition })`).
+   */
+  readonly distributed?: 'citus';
+  /** With `distributed`: the shard count the tables are created with (Citus' default, 32, if absent). */
+  readonly shards?: number;
 }
 
 /**
@@ -81,6 +92,7 @@ export function postgresStore(
   const schema = options.schema ?? 'tally';
   const s = quoteSchema(schema);
   const db = toQueryable(connection);
+  if (options.distributed === 'citus') return citusStore(db, schema, options);
   const sql = statements(s);
   const appendMany = appendManyStatement(s);
 
@@ -285,27 +297,4 @@ function statements(s: string) {
         WHERE excluded.version > snapshots.version`,
     ),
   };
-}
-
-/** Maps a unique violation (SQLSTATE 23505) to the typed error, by the name of the constraint. */
-async function explainUniqueViolation(
-  error: unknown,
-  streamId: string,
-  events: readonly NewEvent[],
-  expectedVersion: number,
-  findTakenKey: (keys: string[]) => Promise<string | undefined>,
-): Promise<unknown> {
-  if (!isUniqueViolation(error)) return error;
-  if (error.constraint === 'events_stream_version') {
-    return new ConcurrencyConflictError(streamId, expectedVersion, undefined);
-  }
-  if (error.constraint === 'events_stream_idempotency_key') {
-    const keys = events.flatMap((event) => event.metadata.idempotencyKey ?? []);
-    return new DuplicateIdempotencyKeyError(streamId, (await findTakenKey(keys)) ?? keys[0]!);
-  }
-  return error;
-}
-
-function isUniqueViolation(error: unknown): error is { code: '23505'; constraint?: string } {
-  return typeof error === 'object' && error !== null && 'code' in error && error.code === '23505';
 }

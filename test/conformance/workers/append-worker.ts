@@ -5,8 +5,10 @@
  * one JSON line.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { partitionsOf } from '@tally/core';
 import { openStoreSpec, type StoreSpec } from '../../support/store-spec.js';
 import { appendWithRetry, event } from '../helpers.js';
+import { readPartition } from '../partitions.js';
 
 export interface WorkerTask {
   readonly target: StoreSpec;
@@ -26,7 +28,10 @@ async function main(task: WorkerTask): Promise<WorkerReport> {
   // Every worker opens (and may create) the file or schema at about the same time, then all start
   // appending together: opening first keeps one slow opener from running alone afterwards.
   const store = openStoreSpec(task.target);
-  if (task.target.kind === 'postgres') await store.readAll({ limit: 0 }); // creates the schema now
+  if (task.target.kind === 'postgres') {
+    // Creates the schema now (on Citus, listing the partitions does).
+    await readPartition(store, (await partitionsOf(store))[0]!, { limit: 0 });
+  }
   await sleep(Math.max(0, task.startAt - Date.now()));
   const acknowledged: WorkerReport['acknowledged'] = [];
   let conflicts = 0;
