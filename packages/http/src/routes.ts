@@ -1,5 +1,12 @@
 import type { Ledger } from '@tally/core';
-import { type CommandName, currencyReadInput, entriesInput, readInput } from '@tally/core/pure';
+import {
+  type CommandName,
+  currencyReadInput,
+  entriesInput,
+  exportInput,
+  readInput,
+  usageSummaryInput,
+} from '@tally/core/pure';
 import type { z } from 'zod';
 
 /**
@@ -33,6 +40,13 @@ export type Route =
       readonly pick: 'currencies' | 'features' | 'plans' | null;
     }
   | {
+      /** A streamed export: the body is the ledger's chunks as they come, typed by `?format=`. */
+      readonly kind: 'export';
+      readonly method: 'get';
+      readonly path: string;
+      readonly query: z.ZodObject;
+    }
+  | {
       readonly kind: 'read';
       readonly method: 'get' | 'post';
       readonly path: string;
@@ -60,6 +74,7 @@ export type ReadName =
   | 'verify'
   | 'creditAccounts'
   | 'entries'
+  | 'usageSummary'
   | 'grants'
   | 'holds'
   | 'subscriptions';
@@ -126,6 +141,15 @@ export const routes: readonly Route[] = [
   list('/v1/credit-accounts', 'creditAccounts', readInput),
   // A page: `{ data, nextCursor, hasMore }` as the ledger answers it.
   { kind: 'read', method: 'get', path: '/v1/ledger', call: 'entries', query: entriesInput, list: false },
+  { kind: 'export', method: 'get', path: '/v1/ledger/export', query: exportInput },
+  {
+    kind: 'read',
+    method: 'get',
+    path: '/v1/usage/summary',
+    call: 'usageSummary',
+    query: usageSummaryInput,
+    list: false,
+  },
   // The catalog, built and changed over the API when the ledger keeps it in the store.
   catalogRead('/v1/catalog', null),
   catalogChange('put', '/v1/catalog', 'syncCatalog'),
