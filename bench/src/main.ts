@@ -1,6 +1,6 @@
 /**
  * `pnpm bench`: runs every group, prints a table per group, writes bench/results/latest.json.
- * BENCH_QUICK=1 shrinks every workload for a CI smoke run; BENCH_GROUPS=derivation,reads picks groups.
+ * BENCH_QUICK=1 shrinks every workload for a CI smoke run; BENCH_GROUPS=derivation,reads picks groups (derivation, reads, writes, peer, pages).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { derivationGroup } from './derivation.ts';
 import { formatGroup, type GroupResult, progress, QUICK } from './harness.ts';
+import { pagesGroups } from './pages.ts';
 import { peerGroups } from './peer.ts';
 import { readsGroups } from './reads.ts';
 import { removeScratch } from './stores.ts';
@@ -25,6 +26,7 @@ const GROUPS: GroupDef[] = [
   { id: 'reads', measurements: 10, run: readsGroups },
   { id: 'writes', measurements: 3 + 4 + 7, run: writesGroups },
   { id: 'peer', measurements: 4 + 6, run: peerGroups },
+  { id: 'pages', measurements: 2 * 3, run: pagesGroups },
 ];
 
 const picked = process.env.BENCH_GROUPS?.split(',').map((s) => s.trim());
