@@ -107,6 +107,9 @@ export function generateStream(count: number, seed = 42): GeneratedStream {
           cycle: null,
           ruleIndex: null,
           metadata: {},
+          appliesTo: null,
+          price: null,
+          paymentId: null,
         },
       });
       live.push({ grantId, priority: kind.priority, expiresAtMs, effectiveAtMs: t, remaining: size });

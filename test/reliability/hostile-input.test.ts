@@ -133,6 +133,39 @@ const badEnum = (allowed: readonly string[]) =>
     fc.string().filter((s) => !allowed.includes(s)),
     fc.constantFrom('NOW', ' now', 'plan', 'reversal', 'rollover', '__proto__', 'toString', "now'; --"),
   );
+const badLimit = fc.oneof(
+  nonNumber({ nullish: false }).filter(
+    (v) => typeof v !== 'string' || !/^\d{1,4}$/.test(v) || Number(v) < 1 || Number(v) > 1000,
+  ),
+  fc.constantFrom(
+    0,
+    -1,
+    1001,
+    1.5,
+    Number.NaN,
+    Number.POSITIVE_INFINITY,
+    '0',
+    '1001',
+    '1e3',
+    ' 5',
+    '5 ',
+    '',
+    '0x10',
+    null,
+  ),
+  fc.integer().filter((n) => n < 1 || n > 1000),
+);
+/** Anything but a cursor this ledger issued: garbage, well-formed base64url of nothing it wrote, oversize. */
+const badCursor = fc.oneof(
+  nonString({ nullish: false }),
+  fc.string(),
+  fc.constantFrom(
+    '',
+    '!!',
+    'a'.repeat(5_000),
+    Buffer.from('{"o":"o","k":[0,1],"n":2,"b":[],"h":1,"d":"x"}').toString('base64url'),
+  ),
+);
 const badFlag = fc.oneof(
   nonString({ nullish: false }).filter((v) => typeof v !== 'boolean'),
   fc.constantFrom('true', 'false', 1, 0, null),
@@ -459,6 +492,42 @@ const SPECS: readonly MethodSpec[] = [
     }),
   ),
   {
+    name: 'entries, paged',
+    method: 'entries',
+    base: () => ({ customerId: CUSTOMER, currency: 'credits' }),
+    fields: () => ({
+      limit: badLimit,
+      cursor: badCursor,
+      order: badEnum(['newest_first', 'oldest_first']),
+      from: malformedTime({ nullish: false }),
+      to: malformedTime({ nullish: false }),
+    }),
+  },
+  {
+    name: 'exportEntries',
+    method: 'exportEntries',
+    base: () => ({ customerId: CUSTOMER, format: 'csv' }),
+    fields: (f) => ({
+      customerId: optionalIdOf(f),
+      format: badEnum(['csv', 'ndjson']),
+      currency: optionalIdOf(f),
+      from: malformedTime({ nullish: false }),
+      to: malformedTime({ nullish: false }),
+    }),
+  },
+  {
+    name: 'usageSummary',
+    method: 'usageSummary',
+    base: () => ({ customerId: CUSTOMER, from: '2025-01-01', to: '2025-04-01', groupBy: 'feature' }),
+    fields: (f) => ({
+      customerId: customerId(f),
+      from: malformedTime(),
+      to: malformedTime(),
+      groupBy: badEnum(['feature', 'day', 'month']),
+      currency: optionalIdOf(f),
+    }),
+  },
+  {
     // An unknown but well-formed id verifies as an empty, intact stream; only malformed ids are refused.
     name: 'verify',
     method: 'verify',
@@ -492,6 +561,8 @@ const ALL_METHODS: readonly Method[] = [
   'customer',
   'creditAccounts',
   'entries',
+  'exportEntries',
+  'usageSummary',
   'grants',
   'holds',
   'subscriptions',
@@ -500,8 +571,13 @@ const ALL_METHODS: readonly Method[] = [
 ];
 
 async function call(ledger: Ledger, method: Method, input: unknown): Promise<unknown> {
-  const fn = ledger[method] as (input: unknown) => Promise<unknown>;
-  return fn(input);
+  const fn = ledger[method] as (input: unknown) => Promise<unknown> | AsyncIterable<string>;
+  const result = fn(input);
+  if (!(Symbol.asyncIterator in result)) return result;
+  // An export refuses as it is read.
+  let text = '';
+  for await (const chunk of result) text += chunk;
+  return text;
 }
 
 function show(value: unknown): string {
@@ -628,17 +704,28 @@ describe.each(targets)('hostile input on the $name store', (target) => {
             (v) => typeof v !== 'object' || v === null || !Object.hasOwn(v, 'customerId') || Array.isArray(v),
           ),
           async (input) => {
+            // An export of every customer needs no customerId: what it misses first is its format.
             await expectRefused(f, before, method, input, [
               'input',
               'customerId',
               '__proto__',
               'constructor',
               'prototype',
+              'format',
             ]);
           },
         ),
         fcOptions({ runs: Math.ceil(runs / 2) }),
       );
+    },
+  );
+
+  it.each(SPECS.map((spec) => [spec.name, spec] as const))(
+    '%s refuses an unknown field, naming it',
+    async (_name, spec) => {
+      for (const extra of ['curency', 'limits', 'Cursor', 'page', 'toString']) {
+        await expectRefused(f, before, spec.method, { ...spec.base(f), [extra]: 'x' }, [extra]);
+      }
     },
   );
 

@@ -111,8 +111,11 @@ export {
   MAX_PAGE_SIZE,
 } from './ledger/entries-inputs.js';
 export type { EntriesPage } from './ledger/entry-pages.js';
+export { EXPORT_COLUMNS } from './ledger/export-format.js';
 export type * from './ledger/inputs.js';
 export type { CheckInput, CurrencyReadInput, CustomerRef, ReadInput } from './ledger/read-inputs.js';
+export type { ExportInput, UsageSummaryInput } from './ledger/report-inputs.js';
+export type { GrantSpending, UsageGroup, UsageSummary, UsageTotal } from './ledger/usage-summary.js';
 export type { VerifyResult } from './ledger/verify.js';
 export { MAX_EVENTS_PER_APPEND } from './ledger/writer.js';
 export type { Rounding } from './money.js';

@@ -49,6 +49,7 @@ export { jsonSchemaOverride } from './input/fields.js';
 export { parseInput } from './input/parse.js';
 export { entriesInput, statementFilter } from './ledger/entries-inputs.js';
 export { checkInput, currencyReadInput, customerRef, readInput } from './ledger/read-inputs.js';
+export { exportInput, usageSummaryInput } from './ledger/report-inputs.js';
 export { findUsages, recallNeeds } from './recall.js';
 export type {
   AccountState,

@@ -1,4 +1,4 @@
-import { isTallyError, type Ledger } from '@tally/core';
+import { type ExportInput, isTallyError, type Ledger } from '@tally/core';
 import { type Context, Hono } from 'hono';
 import { cors } from 'hono/cors';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
@@ -231,6 +231,11 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
         const fields = await readBody(c.req.raw, maxBodyBytes, Object.keys(params));
         return c.json((await call(ledger, route.call, { ...fields, ...params })) as object, route.status);
       }
+      if (route.kind === 'export') {
+        const fields = readQuery(c.req.url, route.query);
+        // The ledger checks the fields, as it checks every read's.
+        return exportResponse(ledger.exportEntries(fields as unknown as ExportInput), fields.format);
+      }
       if (route.kind === 'write') {
         readQuery(c.req.url, null);
         const fields = await readBody(c.req.raw, maxBodyBytes, ['idempotencyKey', ...Object.keys(params)]);
@@ -251,4 +256,31 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
   }
 
   return async (request) => app.fetch(request);
+}
+
+/**
+ * The export as a streamed response. Its first chunk is awaited before answering, so a refusal (a bad
+ * parameter, an unknown customer) is an error response, not a 200 cut short; the rest is pulled as
+ * the client reads, so a slow client holds one chunk, not the export.
+ */
+async function exportResponse(chunks: AsyncIterable<string>, format: string | undefined): Promise<Response> {
+  const iterator = chunks[Symbol.asyncIterator]();
+  const first = await iterator.next();
+  const encoder = new TextEncoder();
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      if (first.done === true) controller.close();
+      else controller.enqueue(encoder.encode(first.value));
+    },
+    async pull(controller) {
+      const next = await iterator.next();
+      if (next.done === true) controller.close();
+      else controller.enqueue(encoder.encode(next.value));
+    },
+    async cancel() {
+      await iterator.return?.();
+    },
+  });
+  const type = format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8';
+  return new Response(body, { status: 200, headers: { 'content-type': type } });
 }

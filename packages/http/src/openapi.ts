@@ -63,6 +63,8 @@ function inputOf(route: Route): z.ZodType | null {
     case 'webhooks':
       // @tally/webhooks validates its own bodies; the route table knows only a GET's query names.
       return route.query;
+    case 'export':
+      return route.query;
     default:
       return unreachable(route);
   }
@@ -143,6 +145,8 @@ function operationId(route: Route): string {
     case 'read':
     case 'webhooks':
       return route.call;
+    case 'export':
+      return 'exportEntries';
     case 'catalog-read':
       return route.pick === null ? 'catalog' : `catalog${route.pick[0]!.toUpperCase()}${route.pick.slice(1)}`;
     default:
@@ -151,6 +155,17 @@ function operationId(route: Route): string {
 }
 
 function successResponse(route: Route): [string, unknown] {
+  if (route.kind === 'export') {
+    const text = { schema: { type: 'string' } };
+    return [
+      '200',
+      {
+        description:
+          'The entries, streamed as `format` asks: CSV with a header line, or one JSON object a line.',
+        content: { 'text/csv': text, 'application/x-ndjson': text },
+      },
+    ];
+  }
   const list =
     ((route.kind === 'read' || route.kind === 'webhooks') && route.list) ||
     (route.kind === 'catalog-read' && route.pick !== null);

@@ -1,5 +1,12 @@
 import type { Ledger } from '@tally/core';
-import { type CommandName, currencyReadInput, entriesInput, readInput } from '@tally/core/pure';
+import {
+  type CommandName,
+  currencyReadInput,
+  entriesInput,
+  exportInput,
+  readInput,
+  usageSummaryInput,
+} from '@tally/core/pure';
 import { z } from 'zod';
 import type { CustomerScope } from './customer-token.js';
 import type { WebhookCallName } from './webhook-service.js';
@@ -51,6 +58,13 @@ type RouteShape =
       readonly list: boolean;
     }
   | {
+      /** A streamed export: the body is the ledger's chunks as they come, typed by `?format=`. */
+      readonly kind: 'export';
+      readonly method: 'get';
+      readonly path: string;
+      readonly query: z.ZodObject;
+    }
+  | {
       readonly kind: 'read';
       readonly method: 'get' | 'post';
       readonly path: string;
@@ -78,6 +92,7 @@ export type ReadName =
   | 'verify'
   | 'creditAccounts'
   | 'entries'
+  | 'usageSummary'
   | 'grants'
   | 'holds'
   | 'subscriptions';
@@ -176,6 +191,16 @@ export const routes: readonly Route[] = [
     query: entriesInput,
     list: false,
     customer: 'read',
+  },
+  // Secret keys only: an export may be of every customer, a summary is for the host's billing.
+  { kind: 'export', method: 'get', path: '/v1/ledger/export', query: exportInput },
+  {
+    kind: 'read',
+    method: 'get',
+    path: '/v1/usage/summary',
+    call: 'usageSummary',
+    query: usageSummaryInput,
+    list: false,
   },
   // The catalog, built and changed over the API when the ledger keeps it in the store.
   catalogRead('/v1/catalog', null),

@@ -110,7 +110,13 @@ async function send(w: World, { method, path, body }: Sent, authorization: strin
     }),
   );
   const text = await res.text();
-  return { status: res.status, body: text === '' ? null : JSON.parse(text), headers: res.headers };
+  // An export answers CSV or NDJSON; everything else, and every refusal, is JSON.
+  const json = res.headers.get('content-type')?.startsWith('application/json') ?? false;
+  return {
+    status: res.status,
+    body: text === '' ? null : json ? JSON.parse(text) : text,
+    headers: res.headers,
+  };
 }
 
 const bearer = (token: string) => `Bearer ${token}`;
@@ -241,6 +247,14 @@ const requests: Record<string, (ids: World['ids']) => Sent> = {
   }),
   'GET /v1/credit-accounts': () => ({ method: 'GET', path: '/v1/credit-accounts?customerId=cus_a' }),
   'GET /v1/ledger': () => ({ method: 'GET', path: '/v1/ledger?customerId=cus_a&currency=credits' }),
+  'GET /v1/ledger/export': () => ({
+    method: 'GET',
+    path: '/v1/ledger/export?customerId=cus_a&format=ndjson',
+  }),
+  'GET /v1/usage/summary': () => ({
+    method: 'GET',
+    path: '/v1/usage/summary?customerId=cus_a&from=2020-01-01T00:00:00Z&to=2100-01-01T00:00:00Z&groupBy=feature',
+  }),
   'GET /v1/catalog': () => ({ method: 'GET', path: '/v1/catalog' }),
   'PUT /v1/catalog': () => ({ method: 'PUT', path: '/v1/catalog', body: catalogInput }),
   'POST /v1/credit-currencies': () => ({
@@ -318,6 +332,8 @@ const expected: Record<string, readonly [number, number, number, number, number,
   'POST /v1/webhook-deliveries/:deliveryId/replay': [401, 200, 403, 403, 401, 401, 403],
   'GET /v1/credit-accounts': /*                     */ [401, 200, 200, 403, 401, 401, 200],
   'GET /v1/ledger': /*                              */ [401, 200, 200, 403, 401, 401, 200],
+  'GET /v1/ledger/export': /*                       */ [401, 200, 403, 403, 401, 401, 403],
+  'GET /v1/usage/summary': /*                       */ [401, 200, 403, 403, 401, 401, 403],
   'GET /v1/catalog': /*                             */ [401, 200, 403, 403, 401, 401, 403],
   'PUT /v1/catalog': /*                             */ [401, 200, 403, 403, 401, 401, 403],
   'POST /v1/credit-currencies': /*                  */ [401, 201, 403, 403, 401, 401, 403],

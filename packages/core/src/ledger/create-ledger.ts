@@ -12,7 +12,7 @@ import type { IdKind } from '../decide/context.js';
 import type { CustomerResult } from '../decide/customer.js';
 import { priceUsage } from '../decide/pricing.js';
 import { TallyError } from '../errors.js';
-import type { EventStore } from '../event-store.js';
+import { type EventStore, partitionsOf } from '../event-store.js';
 import { ulidIds } from '../ids.js';
 import * as field from '../input/fields.js';
 import { parseInput } from '../input/parse.js';
@@ -35,9 +35,19 @@ import {
 import { codeCatalog, storedCatalog } from './catalog-source.js';
 import { dueBy } from './due.js';
 import { DEFAULT_PAGE_SIZE, type EntriesInput, entriesInput } from './entries-inputs.js';
-import { type EntriesPage, readPage, type StatementSource, type StatementWindow } from './entry-pages.js';
+import {
+  type EntriesPage,
+  eventsBetween,
+  readPage,
+  type StatementSource,
+  type StatementWindow,
+  statementPages,
+} from './entry-pages.js';
+import { csvHeader, csvLine, ndjsonLine } from './export-format.js';
 import * as read from './read-inputs.js';
+import { type ExportInput, exportInput, type UsageSummaryInput, usageSummaryInput } from './report-inputs.js';
 import { foldAll, readRecorded, StreamCache, streamIdOf } from './streams.js';
+import { type UsageSummary, UsageTally } from './usage-summary.js';
 import { type VerifyResult, verifyStream } from './verify.js';
 import { Writer } from './writer.js';
 
@@ -160,6 +170,25 @@ export interface Ledger extends WriteMethods, CatalogMethods {
    * const { data, nextCursor } = await ledger.entries({ customerId: 'cus_123', currency: 'credits', order: 'newest_first' });
    */
   entries(input: EntriesInput): Promise<EntriesPage>;
+  /**
+   * The statement of one customer, or of every customer (without `customerId`: in the order they
+   * first appear in the store's log), as CSV or NDJSON text chunks of up to a thousand lines each,
+   * oldest first with running balances. It reads a page at a time, so memory stays flat however long
+   * the history; each customer's lines are those stored when its turn comes. A refusal (bad input,
+   * an unknown customer) rejects the first chunk, before any text.
+   *
+   * @example
+   * for await (const chunk of ledger.exportEntries({ customerId: 'cus_123', format: 'csv' })) process.stdout.write(chunk);
+   */
+  exportEntries(input: ExportInput): AsyncIterable<string>;
+  /**
+   * Credits spent between `from` and `to`, net of reversals, by feature or by UTC day or month, each
+   * group with the grants it came out of (a burn-down). Reads only the window's slice of the stream.
+   *
+   * @example
+   * const { totals, groups } = await ledger.usageSummary({ customerId: 'cus_123', from: '2025-03-01', to: '2025-04-01', groupBy: 'feature' });
+   */
+  usageSummary(input: UsageSummaryInput): Promise<UsageSummary>;
   /** Every grant, finished ones too. @example await ledger.grants({ customerId: 'cus_123', currency: 'credits' }) */
   grants(input: read.CurrencyReadInput): Promise<GrantView[]>;
   /** Every hold, finished ones too. @example await ledger.holds({ customerId: 'cus_123' }) */
@@ -325,7 +354,7 @@ export function createLedger(options: LedgerOptions): Ledger {
     from?: number | null | undefined;
     to?: number | null | undefined;
     at?: number | null | undefined;
-  }): Promise<{ source: StatementSource; window: StatementWindow }> {
+  }): Promise<{ source: StatementSource; window: StatementWindow; state: CustomerState }> {
     if (filter.from != null && filter.to != null && filter.to <= filter.from)
       throw new TallyError('invalid_time', 'to must be after from', { field: 'to' });
     const { state, atMs, due } = await stateAt(filter.customerId, filter.at ?? null);
@@ -352,7 +381,50 @@ export function createLedger(options: LedgerOptions): Ledger {
       fromMs: filter.from ?? Number.NEGATIVE_INFINITY,
       toMs: Math.min(filter.to == null ? Number.POSITIVE_INFINITY : filter.to - 1, atMs),
     };
-    return { source, window };
+    return { source, window, state };
+  }
+
+  /** Every customer id in the store, in the order of its first event in the log (one partition after another). */
+  async function* customerIds(): AsyncGenerator<string> {
+    const seen = new Set<string>();
+    for (const partition of await partitionsOf(store)) {
+      let after = 0n;
+      for (;;) {
+        const events = await store.readAll({ partition, after, limit: 1_000 });
+        if (events.length === 0) break;
+        for (const event of events) {
+          after = event.position;
+          if (!event.streamId.startsWith(streamIdOf(''))) continue;
+          const customerId = event.streamId.slice(streamIdOf('').length);
+          if (seen.has(customerId)) continue;
+          seen.add(customerId);
+          yield customerId;
+        }
+      }
+    }
+  }
+
+  async function* exportChunks(input: unknown): AsyncGenerator<string> {
+    open();
+    const parsed = parseInput(exportInput, input);
+    const line = parsed.format === 'csv' ? csvLine : ndjsonLine;
+    let header = parsed.format === 'csv' ? csvHeader() : '';
+    const filter = { currency: parsed.currency, from: parsed.from, to: parsed.to };
+    // One customer's statement is opened before the first chunk, so its refusals come before any text.
+    const first =
+      parsed.customerId === undefined
+        ? null
+        : await statementOf({ customerId: parsed.customerId, ...filter });
+    const ids = parsed.customerId === undefined ? customerIds() : [parsed.customerId];
+    for await (const customerId of ids) {
+      open();
+      const { source, window } = first ?? (await statementOf({ customerId, ...filter }));
+      for await (const page of statementPages(source, window, 1_000)) {
+        yield header + page.map((entry) => line(customerId, entry)).join('');
+        header = '';
+      }
+    }
+    if (header !== '') yield header;
   }
 
   /** Folds only the events that happened by `atMs`: streams are in time order, so stop at the first later one. */
@@ -493,6 +565,42 @@ export function createLedger(options: LedgerOptions): Ledger {
         scope,
       );
       return freeze(page, true);
+    },
+
+    exportEntries(input) {
+      return exportChunks(input);
+    },
+
+    async usageSummary(input) {
+      open();
+      const parsed = parseInput(usageSummaryInput, input);
+      const { source, state } = await statementOf({
+        customerId: parsed.customerId,
+        currency: parsed.currency,
+        from: parsed.from,
+        to: parsed.to,
+      });
+      const spending = new UsageTally(parsed.groupBy, parsed.currency ?? null);
+      for await (const event of eventsBetween(source, parsed.from, Math.min(parsed.to - 1, source.atMs)))
+        spending.add(event);
+      // Grants in play are in the state; a finished one is looked up in the history, once.
+      const sources = new Map([...state.grants.values()].map((g) => [g.grantId, g.source]));
+      if ([...spending.grantIds].some((id) => !sources.has(id))) {
+        const { history } = await cache.lookUp(parsed.customerId, await cache.load(parsed.customerId));
+        for (const g of [...history.grants.values(), ...history.recalled.grants.values()])
+          sources.set(g.grantId, g.source);
+      }
+      const result = spending.result(source.decimals, (id) => sources.get(id) ?? null);
+      return freeze(
+        {
+          customerId: parsed.customerId,
+          from: new Date(parsed.from).toISOString(),
+          to: new Date(parsed.to).toISOString(),
+          groupBy: parsed.groupBy,
+          ...result,
+        },
+        true,
+      );
     },
 
     async grants(input) {

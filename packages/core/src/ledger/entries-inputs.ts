@@ -2,9 +2,19 @@ import { z } from 'zod';
 import * as field from '../input/fields.js';
 import { quote } from '../money.js';
 
-/** Lines a page of the statement holds unless `limit` says otherwise. */
+/**
+ * Lines a page of the statement holds unless `limit` says otherwise.
+ *
+ * @example
+ * const { data } = await ledger.entries({ customerId: 'cus_123' }); // data.length <= DEFAULT_PAGE_SIZE
+ */
 export const DEFAULT_PAGE_SIZE = 100;
-/** The most lines one page may ask for. */
+/**
+ * The most lines one page may ask for; a larger `limit` is refused (`invalid_input`).
+ *
+ * @example
+ * const page = await ledger.entries({ customerId: 'cus_123', limit: MAX_PAGE_SIZE });
+ */
 export const MAX_PAGE_SIZE = 1_000;
 const MAX_CURSOR_LENGTH = 4_096;
 

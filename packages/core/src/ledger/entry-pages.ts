@@ -218,6 +218,43 @@ export async function readPage(
   return { data: page.data, nextCursor, hasMore: page.next !== null };
 }
 
+/**
+ * The window's whole statement, oldest first, a page at a time: what an export writes. Memory stays
+ * at one page whatever the history's length.
+ */
+export async function* statementPages(
+  source: StatementSource,
+  window: StatementWindow,
+  pageSize: number,
+): AsyncGenerator<LedgerEntry[]> {
+  const statement = new Statement(source, window);
+  let position: Position | null = await startOf(statement, 'oldest_first');
+  while (position !== null) {
+    const page: PageOut = await forward(statement, position, pageSize);
+    if (page.data.length > 0) yield page.data;
+    position = page.next;
+  }
+}
+
+/**
+ * The events dated in [fromMs, toMs] (stored, then due), in stream order, a chunk at a time: the
+ * slice of the stream a report over that window reads.
+ */
+export async function* eventsBetween(
+  source: StatementSource,
+  fromMs: number,
+  toMs: number,
+): AsyncGenerator<RecordedEvent> {
+  const statement = new Statement(source, { currency: null, fromMs, toMs });
+  const first = fromMs === Number.NEGATIVE_INFINITY ? 1 : await statement.firstAtOrAfter(fromMs);
+  for (let v = first; v <= statement.last; v += CHUNK) {
+    for (const read of await readRange(source, v, Math.min(statement.last, v + CHUNK - 1))) {
+      if (Date.parse(read.event.at) > toMs) return;
+      yield read.event;
+    }
+  }
+}
+
 /** Where a first page starts: the window's first line (oldest first) or its last (newest first). */
 async function startOf(statement: Statement, order: EntriesOrder): Promise<Position> {
   const { window, source } = statement;
