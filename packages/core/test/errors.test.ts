@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import {
   ConcurrencyConflictError,
@@ -5,6 +7,7 @@ import {
   defineCatalog,
   type EventStore,
   type Ledger,
+  TALLY_ERROR_CODES,
   TallyError,
   type TallyErrorCode,
 } from '../src/index.js';
@@ -504,5 +507,13 @@ describe('store-level refusals', () => {
     };
     const cold = createLedger({ catalog, store: gappy, clock: s.clock.now });
     await expectTallyError(cold.creditAccounts({ customerId: 'cus_1' }), 'corrupt_stream');
+  });
+});
+
+describe('the README', () => {
+  test('lists every error code under Errors', () => {
+    const readme = readFileSync(fileURLToPath(new URL('../../../README.md', import.meta.url)), 'utf8');
+    const section = readme.slice(readme.indexOf('### Errors'), readme.indexOf('### Options of'));
+    expect(TALLY_ERROR_CODES.filter((code) => !section.includes(`\`${code}\``))).toEqual([]);
   });
 });
