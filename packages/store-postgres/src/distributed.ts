@@ -2,10 +2,14 @@ import {
   type AppendOptions,
   type AppendResult,
   assertAppendable,
+  assertBatchAppendable,
   ConcurrencyConflictError,
+  DuplicateIdempotencyKeyError,
   type EventStore,
   type NewEvent,
   SINGLE_PARTITION,
+  type StreamAppend,
+  type StreamAppendOutcome,
 } from '@tally/core';
 import { citusPartitionsSql, citusSchemaSql, NOT_HERE } from './citus-schema.js';
 import { prepared, type Queryable } from './queryable.js';
@@ -55,7 +59,7 @@ export function citusStore(
     return Number(row!.version);
   };
 
-  return {
+  const store: EventStore = {
     async append(streamId: string, events: readonly NewEvent[], appendOptions: AppendOptions) {
       assertAppendable(streamId, events, appendOptions);
       if (events.length > POSITIONS_PER_TRANSACTION) {
@@ -93,9 +97,34 @@ export function citusStore(
       } satisfies AppendResult;
     },
 
+    /**
+     * A batch's streams live on different shards: each part is its own single-shard append, all sent at
+     * once, so the batch costs one round trip's wait, not one per stream, and never a two-phase commit.
+     * Each part is all or nothing, as the interface asks; the batch as a whole is not one transaction.
+     */
+    async appendMany(batch: readonly StreamAppend[]): Promise<StreamAppendOutcome[]> {
+      assertBatchAppendable(batch);
+      return Promise.all(
+        batch.map(async ({ streamId, events, expectedVersion, guard }): Promise<StreamAppendOutcome> => {
+          const appendOptions = guard === undefined ? { expectedVersion } : { expectedVersion, guard };
+          try {
+            return { ok: true, result: await store.append(streamId, events, appendOptions) };
+          } catch (error) {
+            if (error instanceof ConcurrencyConflictError || error instanceof DuplicateIdempotencyKeyError)
+              return { ok: false, error };
+            throw error;
+          }
+        }),
+      );
+    },
+
     async readStream(streamId, readOptions = {}) {
       await ensureSchema();
-      const rows = await db.query<EventRow>(sql.readStream, [streamId, readOptions.fromVersion ?? 1]);
+      const rows = await db.query<EventRow>(sql.readStream, [
+        streamId,
+        readOptions.fromVersion ?? 1,
+        readOptions.toVersion ?? Number.MAX_SAFE_INTEGER,
+      ]);
       return rows.map(toStoredEvent);
     },
 
@@ -142,6 +171,7 @@ export function citusStore(
       await db.close();
     },
   };
+  return store;
 }
 
 /**
@@ -179,7 +209,8 @@ function citusStatements(s: string) {
                 WHERE stream_id = $1 AND idempotency_key = ANY ($2::text[]) LIMIT 1`,
     readStream: prepared(
       'citus_read_stream',
-      `SELECT ${EVENT_COLUMNS} FROM ${s}.events e WHERE stream_id = $1 AND version >= $2 ORDER BY e.version`,
+      `SELECT ${EVENT_COLUMNS} FROM ${s}.events e
+        WHERE stream_id = $1 AND version >= $2 AND version <= $3 ORDER BY e.version`,
     ),
     findByKey: prepared(
       'citus_find_by_key',
