@@ -729,6 +729,20 @@ describe.each(targets)('hostile input on the $name store', (target) => {
     },
   );
 
+  // Found once by the property above (seed 1261894578): the refusal's message stringified a bigint
+  // with JSON.stringify and threw a TypeError instead of refusing.
+  it('refuses values JSON cannot hold in a threshold (regression)', async () => {
+    for (const bad of [0n, Symbol('x'), () => 1]) {
+      await expectRefused(
+        f,
+        before,
+        'setBalanceAlert',
+        { customerId: CUSTOMER, currency: 'credits', thresholds: ['10', bad] },
+        ['thresholds'],
+      );
+    }
+  });
+
   it('keeps SQL-looking and unusual text verbatim where text is allowed', async () => {
     const text = fc.oneof(
       sqlText,

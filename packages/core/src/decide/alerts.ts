@@ -5,7 +5,7 @@ import { availableOf, thresholdMinor, thresholdsBelow } from '../alerts/watch.js
 import { TallyError } from '../errors.js';
 import { duration } from '../input/duration.js';
 import * as field from '../input/fields.js';
-import { formatAmount } from '../money.js';
+import { formatAmount, quote } from '../money.js';
 import type { AccountState, CustomerState } from '../state.js';
 import { type AutoTopUpView, topUpView } from './auto-top-up.js';
 import { defineCommand, writeInput } from './command.js';
@@ -56,7 +56,7 @@ const percent = field.registerRefusal(
   {
     code: 'invalid_amount',
     message: (name, value) =>
-      `${name} must be a percentage above 0 and at most 100, with at most two places; got ${String(value)}`,
+      `${name} must be a percentage above 0 and at most 100, with at most two places; got ${quote(value)}`,
   },
 );
 
@@ -64,7 +64,7 @@ const percent = field.registerRefusal(
 const threshold = field.registerRefusal(z.union([field.amount, z.strictObject({ percent })]), {
   code: 'invalid_amount',
   message: (name, value) =>
-    `${name} must be an amount such as "100" or { percent: 20 }, got ${JSON.stringify(value) ?? String(value)}`,
+    `${name} must be an amount such as "100" or { percent: 20 }, got ${quote(value)}`,
 });
 
 const MAX_THRESHOLDS = 20;
