@@ -13,17 +13,9 @@ import {
 } from '@tally/core';
 import { citusPartitionsSql, citusSchemaSql, NOT_HERE } from './citus-schema.js';
 import { prepared, type Queryable } from './queryable.js';
-import {
-  EVENT_COLUMNS,
-  type EventRow,
-  SNAPSHOT_COLUMNS,
-  type SnapshotRow,
-  toColumns,
-  toJson,
-  toSnapshot,
-  toStoredEvent,
-} from './rows.js';
+import { EVENT_COLUMNS, type EventRow, toColumns, toStoredEvent } from './rows.js';
 import { POSITIONS_PER_TRANSACTION, quoteSchema } from './schema.js';
+import { streamRowMethods, streamRowStatements } from './stream-rows.js';
 import { explainUniqueViolation } from './unique-violation.js';
 
 /**
@@ -149,27 +141,7 @@ export function citusStore(
       return rows.map((row) => row.key);
     },
 
-    async findByIdempotencyKey(streamId, idempotencyKey) {
-      await ensureSchema();
-      const [row] = await db.query<EventRow>(sql.findByKey, [streamId, idempotencyKey]);
-      return row === undefined ? null : toStoredEvent(row);
-    },
-
-    async readSnapshot(streamId) {
-      await ensureSchema();
-      const [row] = await db.query<SnapshotRow>(sql.readSnapshot, [streamId]);
-      return row === undefined ? null : toSnapshot(row);
-    },
-
-    async writeSnapshot(snapshot) {
-      const state = toJson(snapshot.state, 'snapshot state');
-      await ensureSchema();
-      await db.query(sql.writeSnapshot, [snapshot.streamId, snapshot.version, snapshot.schemaVersion, state]);
-    },
-
-    async close() {
-      await db.close();
-    },
+    ...streamRowMethods(db, sql, ensureSchema),
   };
   return store;
 }
@@ -212,21 +184,6 @@ function citusStatements(s: string) {
       `SELECT ${EVENT_COLUMNS} FROM ${s}.events e
         WHERE stream_id = $1 AND version >= $2 AND version <= $3 ORDER BY e.version`,
     ),
-    findByKey: prepared(
-      'citus_find_by_key',
-      `SELECT ${EVENT_COLUMNS} FROM ${s}.events WHERE stream_id = $1 AND idempotency_key = $2`,
-    ),
-    readSnapshot: prepared(
-      'citus_read_snapshot',
-      `SELECT ${SNAPSHOT_COLUMNS} FROM ${s}.snapshots WHERE stream_id = $1`,
-    ),
-    writeSnapshot: prepared(
-      'citus_write_snapshot',
-      `
-      INSERT INTO ${s}.snapshots (stream_id, version, schema_version, state) VALUES ($1, $2, $3, $4)
-      ON CONFLICT (stream_id) DO UPDATE
-        SET version = excluded.version, schema_version = excluded.schema_version, state = excluded.state
-        WHERE excluded.version > snapshots.version`,
-    ),
+    ...streamRowStatements(s, 'citus_'),
   };
 }

@@ -18,17 +18,9 @@ import {
   prepared,
   type Queryable,
 } from './queryable.js';
-import {
-  EVENT_COLUMNS,
-  type EventRow,
-  SNAPSHOT_COLUMNS,
-  type SnapshotRow,
-  toColumns,
-  toJson,
-  toSnapshot,
-  toStoredEvent,
-} from './rows.js';
+import { EVENT_COLUMNS, type EventRow, toColumns, toStoredEvent } from './rows.js';
 import { createSchemaScript, POSITIONS_PER_TRANSACTION, quoteSchema } from './schema.js';
+import { streamRowMethods, streamRowStatements } from './stream-rows.js';
 import { explainUniqueViolation } from './unique-violation.js';
 
 export { citusSchemaSql } from './citus-schema.js';
@@ -168,27 +160,7 @@ export function postgresStore(
       return (await db.query<EventRow>(sql.readAll, params)).map(toStoredEvent);
     },
 
-    async findByIdempotencyKey(streamId, idempotencyKey) {
-      await ensureSchema();
-      const [row] = await db.query<EventRow>(sql.findByKey, [streamId, idempotencyKey]);
-      return row === undefined ? null : toStoredEvent(row);
-    },
-
-    async readSnapshot(streamId) {
-      await ensureSchema();
-      const [row] = await db.query<SnapshotRow>(sql.readSnapshot, [streamId]);
-      return row === undefined ? null : toSnapshot(row);
-    },
-
-    async writeSnapshot(snapshot) {
-      const state = toJson(snapshot.state, 'snapshot state');
-      await ensureSchema();
-      await db.query(sql.writeSnapshot, [snapshot.streamId, snapshot.version, snapshot.schemaVersion, state]);
-    },
-
-    async close() {
-      await db.close();
-    },
+    ...streamRowMethods(db, sql, ensureSchema),
   };
 }
 
@@ -280,21 +252,6 @@ function statements(s: string) {
     readAll: `SELECT ${EVENT_COLUMNS} FROM ${s}.events e
                WHERE position > $1::bigint AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
                ORDER BY e.position LIMIT $2`,
-    findByKey: prepared(
-      'find_by_key',
-      `SELECT ${EVENT_COLUMNS} FROM ${s}.events WHERE stream_id = $1 AND idempotency_key = $2`,
-    ),
-    readSnapshot: prepared(
-      'read_snapshot',
-      `SELECT ${SNAPSHOT_COLUMNS} FROM ${s}.snapshots WHERE stream_id = $1`,
-    ),
-    writeSnapshot: prepared(
-      'write_snapshot',
-      `
-      INSERT INTO ${s}.snapshots (stream_id, version, schema_version, state) VALUES ($1, $2, $3, $4)
-      ON CONFLICT (stream_id) DO UPDATE
-        SET version = excluded.version, schema_version = excluded.schema_version, state = excluded.state
-        WHERE excluded.version > snapshots.version`,
-    ),
+    ...streamRowStatements(s, ''),
   };
 }
