@@ -7,6 +7,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { partitionsOf } from '@tally/core';
 import { openStoreSpec, type StoreSpec } from '../../support/store-spec.js';
+import { workerTask } from '../../support/worker-io.js';
 import { appendWithRetry, event } from '../helpers.js';
 import { readPartition } from '../partitions.js';
 
@@ -49,5 +50,5 @@ async function main(task: WorkerTask): Promise<WorkerReport> {
   return { acknowledged, conflicts };
 }
 
-const report = await main(JSON.parse(process.argv[2]!) as WorkerTask);
+const report = await main(workerTask<WorkerTask>());
 process.stdout.write(`${JSON.stringify(report)}\n`);

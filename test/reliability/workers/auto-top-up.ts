@@ -9,6 +9,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLedger, type PurchaseRequest, runAutoTopUps } from '@tally/core';
 import { openStoreSpec, type StoreSpec } from '../../support/store-spec.js';
+import { workerTask } from '../../support/worker-io.js';
 import { catalog } from '../support/catalog.js';
 import { filePayments } from '../support/fake-payments.js';
 
@@ -23,7 +24,7 @@ export interface AutoTopUpTask {
   readonly startAt: number;
 }
 
-const task = JSON.parse(process.argv[2]!) as AutoTopUpTask;
+const task = workerTask<AutoTopUpTask>();
 const store = openStoreSpec(task.spec);
 const ledger = createLedger({ catalog, store });
 await store.readStream('customer-warmup'); // connect before the start line

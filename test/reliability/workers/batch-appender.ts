@@ -9,9 +9,9 @@
  *
  * Usage: node --import tsx batch-appender.ts '<BatchCrashTask as JSON>'
  */
-import { writeSync } from 'node:fs';
 import { appendAll, createLedger, type NewEvent, type StreamAppend } from '@tally/core';
 import { openStoreSpec, type StoreSpec } from '../../support/store-spec.js';
+import { printNow, workerTask } from '../../support/worker-io.js';
 import { catalog } from '../support/catalog.js';
 
 export interface BatchCrashTask {
@@ -26,25 +26,12 @@ export interface BatchCrashTask {
 const batchStreams = (run: number, caller: number): string[] =>
   Array.from({ length: 5 }, (_, k) => `batch-${run}-${caller}-${k}`);
 
-const task = JSON.parse(process.argv[2]!) as BatchCrashTask;
-
-function print(line: string): void {
-  const bytes = Buffer.from(`${line}\n`);
-  let written = 0;
-  while (written < bytes.length) {
-    try {
-      written += writeSync(1, bytes, written);
-    } catch (error) {
-      // A non-blocking pipe that is momentarily full: try again until the parent has read some.
-      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
-    }
-  }
-}
+const task = workerTask<BatchCrashTask>();
 
 const store = openStoreSpec(task.spec);
 const ledger = createLedger({ catalog, store });
 await Promise.all(task.customers.map((customerId) => ledger.creditAccounts({ customerId })));
-print('ready');
+printNow('ready');
 
 async function rawCaller(caller: number): Promise<never> {
   const streams = batchStreams(task.run, caller);
@@ -69,14 +56,14 @@ async function rawCaller(caller: number): Promise<never> {
       if (!outcome.ok) throw outcome.error; // only this caller writes these streams
       versions.set(appends[i]!.streamId, outcome.result.nextVersion);
     });
-    print(`M ${caller} ${batch} ${parts}`);
+    printNow(`M ${caller} ${batch} ${parts}`);
   }
 }
 
 async function ledgerCaller(customerId: string): Promise<never> {
   for (let i = 0; ; i++) {
     const usage = await ledger.trackUsage({ customerId, feature: 'unit', quantity: 1 + (i % 3) });
-    print(`U ${customerId} ${usage.usageId}`);
+    printNow(`U ${customerId} ${usage.usageId}`);
   }
 }
 

@@ -9,6 +9,7 @@ import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLedger } from '@tally/core';
 import { openStoreSpec, type StoreSpec } from '../../support/store-spec.js';
+import { workerTask } from '../../support/worker-io.js';
 
 export interface CatalogTask {
   readonly spec: StoreSpec;
@@ -34,7 +35,7 @@ export type CatalogLog =
       readonly doneMs: number;
     };
 
-const task = JSON.parse(process.argv[2]!) as CatalogTask;
+const task = workerTask<CatalogTask>();
 const store = openStoreSpec(task.spec);
 const ledger = createLedger({ store });
 await ledger.catalog(); // connect and load the catalog before the start line

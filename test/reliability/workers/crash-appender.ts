@@ -12,9 +12,9 @@
  *
  * Usage: node --import tsx crash-appender.ts '<CrashTask as JSON>'
  */
-import { writeSync } from 'node:fs';
 import { createLedger, type NewEvent } from '@tally/core';
 import { openStoreSpec, type StoreSpec } from '../../support/store-spec.js';
+import { printNow, workerTask } from '../../support/worker-io.js';
 import { catalog } from '../support/catalog.js';
 
 export interface CrashTask {
@@ -25,26 +25,13 @@ export interface CrashTask {
   readonly callers: number;
 }
 
-const task = JSON.parse(process.argv[2]!) as CrashTask;
-
-function print(line: string): void {
-  const bytes = Buffer.from(`${line}\n`);
-  let written = 0;
-  while (written < bytes.length) {
-    try {
-      written += writeSync(1, bytes, written);
-    } catch (error) {
-      // A non-blocking pipe that is momentarily full: try again until the parent has read some.
-      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
-    }
-  }
-}
+const task = workerTask<CrashTask>();
 
 const store = openStoreSpec(task.spec);
 const ledger = createLedger({ catalog, store });
 const { customerId, run } = task;
 await ledger.creditAccounts({ customerId }); // connected and warm
-print('ready');
+printNow('ready');
 
 async function ledgerCaller(caller: number): Promise<never> {
   for (let i = 0; ; i++) {
@@ -56,14 +43,14 @@ async function ledgerCaller(caller: number): Promise<never> {
         quantity: 1 + (i % 3),
         ...(kind === 1 ? { idempotencyKey: `r${run}-c${caller}-${i}` } : {}),
       });
-      print(`U ${r.usageId}`);
+      printNow(`U ${r.usageId}`);
     } else if (kind === 2) {
       const { holdId } = await ledger.hold({ customerId, feature: 'unit', quantity: 3 });
       const r = await ledger.captureHold({ customerId, holdId, quantity: 2 });
-      print(`C ${r.usageId} ${holdId}`);
+      printNow(`C ${r.usageId} ${holdId}`);
     } else {
       const r = await ledger.grant({ customerId, currency: 'credits', amount: '4', source: 'top_up' });
-      print(`G ${r.grantId}`);
+      printNow(`G ${r.grantId}`);
     }
   }
 }
@@ -84,7 +71,7 @@ async function batchCaller(caller: number): Promise<never> {
       expectedVersion: nextVersionOf(streamId),
     });
     versions.set(streamId, nextVersion);
-    print(`B ${streamId} ${batch} ${size}`);
+    printNow(`B ${streamId} ${batch} ${size}`);
   }
 }
 const versions = new Map<string, number>();

@@ -9,10 +9,10 @@
  *
  * Usage: node --import tsx feed-consumer.ts '<FeedConsumerTask as JSON>'
  */
-import { writeSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type ConsumerStore, createProcessor } from '@tally/core';
 import { openStoreSpec, type StoreSpec } from '../../support/store-spec.js';
+import { printNow, workerTask } from '../../support/worker-io.js';
 
 export interface FeedConsumerTask {
   readonly spec: StoreSpec;
@@ -21,19 +21,7 @@ export interface FeedConsumerTask {
   readonly slot: number;
 }
 
-const task = JSON.parse(process.argv[2]!) as FeedConsumerTask;
-
-function print(line: string): void {
-  const bytes = Buffer.from(`${line}\n`);
-  let written = 0;
-  while (written < bytes.length) {
-    try {
-      written += writeSync(1, bytes, written);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
-    }
-  }
-}
+const task = workerTask<FeedConsumerTask>();
 
 const opened = openStoreSpec(task.spec);
 const inner = opened.consumers!;
@@ -44,7 +32,7 @@ const consumers: ConsumerStore = {
   ...inner,
   async acquireLease(name, holder, ttlMs) {
     const held = await inner.acquireLease(name, holder, ttlMs);
-    if (held !== (holding.get(name) ?? false)) print(`${held ? 'A' : 'L'} ${name} ${Date.now()}`);
+    if (held !== (holding.get(name) ?? false)) printNow(`${held ? 'A' : 'L'} ${name} ${Date.now()}`);
     holding.set(name, held);
     return held;
   },
@@ -62,13 +50,13 @@ for (const name of task.names) {
     pollInterval: { min: 5, max: 100 },
     retryInterval: { min: 10, max: 200 },
     async handle({ events }) {
-      print(`B ${name}`);
+      printNow(`B ${name}`);
       for (const e of events) {
-        print(`D ${name} ${e.position} ${e.streamId} ${e.version}`);
+        printNow(`D ${name} ${e.position} ${e.streamId} ${e.version}`);
         // A handler that takes a while, so kills land in the middle of batches.
         if (Math.random() < 0.05) await sleep(Math.random() * 5);
       }
     },
   }).start();
 }
-print('ready');
+printNow('ready');

@@ -6,6 +6,7 @@
  */
 import { createLedger, isTallyError } from '@tally/core';
 import { openStoreSpec, type StoreSpec } from '../../support/store-spec.js';
+import { workerTask } from '../../support/worker-io.js';
 import { catalog } from '../support/catalog.js';
 
 export interface FeedWriterTask {
@@ -14,7 +15,7 @@ export interface FeedWriterTask {
   readonly customers: number;
 }
 
-const task = JSON.parse(process.argv[2]!) as FeedWriterTask;
+const task = workerTask<FeedWriterTask>();
 const store = openStoreSpec(task.spec);
 const ledger = createLedger({ catalog, store });
 const customers = Array.from({ length: task.customers }, (_, i) => `feed-w${task.writer}-${i}`);

@@ -8,6 +8,7 @@ import { appendFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLedger } from '@tally/core';
 import { openStoreSpec, type StoreSpec } from '../../support/store-spec.js';
+import { workerTask } from '../../support/worker-io.js';
 import { catalog } from '../support/catalog.js';
 import { runCaller } from '../support/workload.js';
 
@@ -25,7 +26,7 @@ export interface HammerTask {
   readonly startAt: number;
 }
 
-const task = JSON.parse(process.argv[2]!) as HammerTask;
+const task = workerTask<HammerTask>();
 const store = openStoreSpec(task.spec);
 const ledger = createLedger({ catalog, store, snapshotEvery: task.snapshotEvery });
 await store.readStream('customer-warmup'); // connect (and load native code) before the start line

@@ -8,10 +8,10 @@
  *
  * Usage: node --import tsx stall.ts '<StallTask as JSON>'
  */
-import { writeSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import type { StoreSpec } from '../../support/store-spec.js';
+import { printNow, workerTask } from '../../support/worker-io.js';
 
 export interface StallTask {
   readonly spec: StoreSpec;
@@ -21,7 +21,7 @@ export interface StallTask {
   readonly rows: number;
 }
 
-const task = JSON.parse(process.argv[2]!) as StallTask;
+const task = workerTask<StallTask>();
 const row = (i: number) => ({
   id: `evt_stalled_${i}`,
   type: 'credits_granted',
@@ -68,5 +68,5 @@ if (task.spec.kind === 'sqlite') {
     );
   }
 }
-writeSync(1, 'in-transaction\n');
+printNow('in-transaction');
 setInterval(() => {}, 60_000);

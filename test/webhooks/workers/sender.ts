@@ -4,17 +4,17 @@
  *
  * Usage: node --import tsx sender.ts '<SenderTask as JSON>'
  */
-import { writeSync } from 'node:fs';
 import { createProcessor } from '@tally/core';
 import { createWebhooks } from '@tally/webhooks';
 import { openStoreSpec, type StoreSpec } from '../../support/store-spec.js';
+import { printNow, workerTask } from '../../support/worker-io.js';
 
 export interface SenderTask {
   readonly spec: StoreSpec;
   readonly timeoutMs: number;
 }
 
-const task = JSON.parse(process.argv[2]!) as SenderTask;
+const task = workerTask<SenderTask>();
 const store = openStoreSpec(task.spec);
 const webhooks = createWebhooks({
   store,
@@ -33,4 +33,4 @@ const processor = createProcessor({
 });
 processor.start();
 webhooks.start();
-writeSync(1, 'ready\n');
+printNow('ready');
