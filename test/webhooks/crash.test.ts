@@ -106,8 +106,10 @@ async function killedMidDelivery(spec: StoreSpec, store: EventStore): Promise<vo
         if (sender.signalCode === 'SIGKILL') break;
         const arrived = new Set(receiver.received.filter((r) => r.status === 200).map((r) => r.eventId));
         if (arrived.size === total) {
-          if (killedDuring.length === KILL_AT.length) break;
-          total = await write(); // the next kill needs more to deliver
+          // An arrival is the receiver's answer; the sender records it a moment later. Stop it only once
+          // it has, or the last answers it holds would be left pending by this test's own kill.
+          if (killedDuring.length === KILL_AT.length && (await allRecorded(setup, endpoint.id, total))) break;
+          if (killedDuring.length < KILL_AT.length) total = await write(); // the next kill needs more to deliver
         }
         if (Date.now() > deadline) throw new Error(`only ${arrived.size} of ${total} events arrived in time`);
         await sleep(50);
@@ -138,6 +140,16 @@ async function killedMidDelivery(spec: StoreSpec, store: EventStore): Promise<vo
     if (child !== null && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await receiver.close();
   }
+}
+
+/** Whether the sender has recorded every one of `total` deliveries to `endpointId` as succeeded. */
+async function allRecorded(
+  webhooks: ReturnType<typeof createWebhooks>,
+  endpointId: string,
+  total: number,
+): Promise<boolean> {
+  const deliveries = await webhooks.deliveries({ endpointId });
+  return deliveries.length === total && deliveries.every((d) => d.status === 'succeeded');
 }
 
 describe('the webhook sender killed mid-delivery', () => {
