@@ -23,7 +23,11 @@ const store: EventStore =
     : postgresStore({ connectionString: task.url }, { schema: task.schema });
 const ledger = createLedger({ catalog: defineCatalog(catalogInput), store });
 // 409s are what this group counts; anything else unexpected goes to the parent's stderr.
-const handler = createHttpHandler({ ledger, apiKeys: [task.apiKey], onError: (error) => console.error(error) });
+const handler = createHttpHandler({
+  ledger,
+  apiKeys: [task.apiKey],
+  onError: (error) => console.error(error),
+});
 const server = createServer(toNodeListener(handler));
 // The load client keeps its connections open across rounds: do not close them between rounds.
 server.keepAliveTimeout = 120_000;
