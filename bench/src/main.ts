@@ -1,6 +1,6 @@
 /**
  * `pnpm bench`: runs every group, prints a table per group, writes bench/results/latest.json.
- * BENCH_QUICK=1 shrinks every workload for a CI smoke run; BENCH_GROUPS=derivation,reads picks groups (derivation, reads, writes, peer, pages).
+ * BENCH_QUICK=1 shrinks every workload for a CI smoke run; BENCH_GROUPS=derivation,reads picks groups (derivation, reads, writes, peer, pages, hot-customer).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { citusWritesGroup } from './citus.ts';
 import { derivationGroup } from './derivation.ts';
 import { formatGroup, type GroupResult, progress, QUICK } from './harness.ts';
+import { hotCustomerGroups } from './hot-customer.ts';
 import { pagesGroups } from './pages.ts';
 import { peerGroups } from './peer.ts';
 import { readsGroups } from './reads.ts';
@@ -30,6 +31,8 @@ const GROUPS: GroupDef[] = [
   // Opt-in: TALLY_CITUS_URL names a Citus coordinator; without it the group says it did not run.
   { id: 'writes-citus', measurements: 6, run: citusWritesGroup },
   { id: 'pages', measurements: 2 * 3, run: pagesGroups },
+  // Three server processes on one customer over HTTP (SQLite FULL, Postgres): the 409s they surface.
+  { id: 'hot-customer', measurements: 2 + 2, run: hotCustomerGroups },
 ];
 
 const picked = process.env.BENCH_GROUPS?.split(',').map((s) => s.trim());

@@ -44,6 +44,7 @@ import {
   statementPages,
 } from './entry-pages.js';
 import { csvHeader, csvLine, ndjsonLine } from './export-format.js';
+import { racePolicy } from './lost-races.js';
 import * as read from './read-inputs.js';
 import { type ExportInput, exportInput, type UsageSummaryInput, usageSummaryInput } from './report-inputs.js';
 import { foldAll, readRecorded, StreamCache, streamIdOf } from './streams.js';
@@ -81,8 +82,18 @@ export interface LedgerOptions {
   readonly ids?: (kind: IdKind) => string;
   /** Write a snapshot every this many events per customer; default 100. */
   readonly snapshotEvery?: number;
-  /** Appends tried per write when other processes keep winning the race; default 10. */
+  /**
+   * Most appends one write tries while other processes keep winning the race, a positive integer;
+   * default no count, only `conflictRetryMs`. Set it to give up sooner (1: never retry a lost race).
+   */
   readonly maxAttempts?: number;
+  /**
+   * How long a write keeps retrying races lost to other processes, in ms from its first attempt,
+   * before it gives up with `concurrency_conflict` (having written nothing); default 2,000. Between
+   * tries it backs off exponentially (2 ms doubling up to 64 ms) with full jitter. 0 gives up at the
+   * first lost race. A finite number ≥ 0.
+   */
+  readonly conflictRetryMs?: number;
   /** Customers whose folded state stays in memory; default 10,000. */
   readonly cacheSize?: number;
 }
@@ -285,7 +296,7 @@ export function createLedger(options: LedgerOptions): Ledger {
     catalogs,
     clock,
     newId,
-    maxAttempts: options.maxAttempts ?? 10,
+    races: racePolicy(options),
     snapshotEvery: options.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY,
   });
   let closed = false;

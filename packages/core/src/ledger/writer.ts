@@ -13,6 +13,7 @@ import { type CustomerState, cloneState, forgetRecalled, recall, type UsageRecor
 import { iso } from '../time.js';
 import type { CatalogSource } from './catalog-source.js';
 import { GroupCommit } from './group-commit.js';
+import { LostRaces, type RacePolicy } from './lost-races.js';
 import { type StreamCache, type StreamHead, streamIdOf } from './streams.js';
 
 interface Job {
@@ -29,8 +30,8 @@ export interface WriterOptions {
   readonly catalogs: CatalogSource;
   readonly clock: () => Date;
   readonly newId: (kind: IdKind) => string;
-  /** Appends tried per batch before giving up with `concurrency_conflict`. */
-  readonly maxAttempts: number;
+  /** When a batch that keeps losing races to other processes gives up with `concurrency_conflict`. */
+  readonly races: RacePolicy;
   readonly snapshotEvery: number;
 }
 
@@ -134,10 +135,11 @@ export class Writer {
 
   /** Decides and appends `jobs`, retrying lost races; returns the jobs left for the next batch. */
   private async runBatch(customerId: string, jobs: Job[]): Promise<Job[]> {
-    const { maxAttempts, cache } = this.options;
+    const { cache } = this.options;
+    const races = new LostRaces(this.options.races);
     // The first attempt trusts a cached head: the append's version check catches a stale one.
     let fromCache = cache.peek(customerId) !== undefined;
-    for (let attempt = 1; attempt <= maxAttempts; ) {
+    for (;;) {
       let outcome: Attempt;
       try {
         outcome = await this.attempt(customerId, jobs, fromCache);
@@ -154,24 +156,23 @@ export class Writer {
           // Not a lost race: each round stores at least one due instant of a finite backlog.
           fromCache = true;
           continue;
-        case 'conflict':
+        case 'conflict': {
           cache.forget(customerId);
-          attempt += 1;
-          // Back off with jitter so writers in several processes stop colliding in lockstep. A cached
-          // head that turned out stale is no collision: retry at once, from the store.
-          if (outcome.stale === 'store') await sleep(Math.random() * Math.min(50, 2 ** attempt));
           fromCache = false;
-          continue;
+          // A cached head that turned out stale is no collision: retry at once, from the store. A lost
+          // race backs off with full jitter, so writers in several processes stop colliding in step.
+          if (outcome.stale === 'cache' ? races.stale() : await backOff(races)) continue;
+          const error = new TallyError(
+            'concurrency_conflict',
+            `customer ${customerId} kept changing under this write; gave up after ${races.tried} attempts`,
+          );
+          for (const job of jobs) job.reject(error);
+          return [];
+        }
         default:
           return unreachable(outcome);
       }
     }
-    const error = new TallyError(
-      'concurrency_conflict',
-      `customer ${customerId} kept changing under this write; gave up after ${maxAttempts} attempts`,
-    );
-    for (const job of jobs) job.reject(error);
-    return [];
   }
 
   /**
@@ -304,9 +305,10 @@ export class Writer {
    * the next falls due. A lost race is decided again, as a command's is.
    */
   async settleDue(customerId: string): Promise<SettledDue> {
-    const { cache, catalogs, clock, maxAttempts } = this.options;
+    const { cache, catalogs, clock } = this.options;
+    const races = new LostRaces(this.options.races);
     let events = 0;
-    for (let attempt = 1; attempt <= maxAttempts; ) {
+    for (;;) {
       await catalogs.refresh();
       const loaded = await cache.load(customerId);
       const base = loaded.state;
@@ -326,13 +328,13 @@ export class Writer {
         continue; // the next round finds nothing left (or the rest of a long idle) and answers
       }
       cache.forget(customerId);
-      attempt += 1;
-      await sleep(Math.random() * Math.min(50, 2 ** attempt));
+      if (!(await backOff(races))) {
+        throw new TallyError(
+          'concurrency_conflict',
+          `customer ${customerId} kept changing while its due events were stored; gave up after ${races.tried} attempts`,
+        );
+      }
     }
-    throw new TallyError(
-      'concurrency_conflict',
-      `customer ${customerId} kept changing while its due events were stored; gave up after ${maxAttempts} attempts`,
-    );
   }
 
   /**
@@ -430,3 +432,11 @@ function storeFailure(cause: unknown): TallyError {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** After a lost race: waits out the backoff and answers true, or answers false when the bound is reached. */
+async function backOff(races: LostRaces): Promise<boolean> {
+  const wait = races.lose();
+  if (wait === null) return false;
+  await sleep(wait);
+  return true;
+}
