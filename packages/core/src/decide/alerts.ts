@@ -63,8 +63,7 @@ const percent = field.registerRefusal(
 /** An absolute amount (`'100'`) or a percentage of the cycle's credit (`{ percent: 20 }`). */
 const threshold = field.registerRefusal(z.union([field.amount, z.strictObject({ percent })]), {
   code: 'invalid_amount',
-  message: (name, value) =>
-    `${name} must be an amount such as "100" or { percent: 20 }, got ${quote(value)}`,
+  message: (name, value) => `${name} must be an amount such as "100" or { percent: 20 }, got ${quote(value)}`,
 });
 
 const MAX_THRESHOLDS = 20;
