@@ -2,8 +2,9 @@
  * The server side of group 6, run as its own process by `http.ts`: `@tally/http` on `node:http`
  * (through the package's `toNodeListener`, i.e. `@hono/node-server`), on a SQLite file
  * (synchronous FULL) or a Postgres schema, with the customers it is told to fund. It prints
- * `listening <port>` once it answers, and closes the ledger and exits on SIGTERM (so a `--cpu-prof`
- * profile is written).
+ * `listening <port>` once it answers; on SIGTERM it prints `appends <store calls> customers <parts>`
+ * (how many customers each append carried), closes the ledger and exits (so a `--cpu-prof` profile
+ * is written).
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -23,12 +24,34 @@ if (target === undefined || apiKey === undefined || (kind !== 'sqlite' && kind !
     'http-server: set BENCH_HTTP_STORE (sqlite|postgres), BENCH_HTTP_TARGET and BENCH_HTTP_KEY',
   );
 }
-const store: EventStore =
+const inner: EventStore =
   kind === 'sqlite'
     ? sqliteStore({ filename: target, synchronous: 'FULL' })
     : postgresStore({ connectionString: process.env.BENCH_DATABASE_URL ?? '' }, { schema: target });
+// Counted: how many customers each store call carried, i.e. how well group commit batched the requests.
+let calls = 0;
+let parts = 0;
+const store: EventStore = {
+  ...inner,
+  append: (streamId, events, options) => {
+    calls++;
+    parts++;
+    return inner.append(streamId, events, options);
+  },
+  ...(inner.appendMany === undefined
+    ? {}
+    : {
+        appendMany: (batch: Parameters<NonNullable<EventStore['appendMany']>>[0]) => {
+          calls++;
+          parts += batch.length;
+          return inner.appendMany!(batch);
+        },
+      }),
+};
 const ledger = createLedger({ catalog: defineCatalog(catalogInput), store });
 for (const customerId of customers) await fund(ledger, customerId);
+calls = 0;
+parts = 0;
 
 const server = createServer(
   { keepAliveTimeout: 60_000 },
@@ -40,6 +63,7 @@ server.listen(0, '127.0.0.1', () => {
 process.once('SIGTERM', () => {
   server.closeAllConnections();
   server.close(() => {
+    process.stdout.write(`appends ${calls} customers ${parts}\n`);
     void ledger.close().then(() => process.exit(0));
   });
 });

@@ -90,6 +90,7 @@ async function storeGroup(
   let cpuAtStart = process.cpuUsage();
   let requests = 0;
   let clientCpuPerRequest = Number.NaN;
+  let stopped = false;
   try {
     const measurements: Measurement[] = [
       {
@@ -119,6 +120,8 @@ async function storeGroup(
       },
     ];
     const rows = await measureAll(`http · ${name}`, measurements);
+    const perAppend = await server.stop();
+    stopped = true;
     return {
       id: `http-${name.toLowerCase()}`,
       title: `6. HTTP vs the library: ${name} store`,
@@ -132,6 +135,8 @@ async function storeGroup(
         ),
       ],
       extra: {
+        'server: customers per append (group commit, warm-up and all rounds)':
+          perAppend === null ? 'n/a' : perAppend.toFixed(1),
         'load client CPU per request (µs, in the bench process, last round)': Number.isFinite(
           clientCpuPerRequest,
         )
@@ -144,7 +149,7 @@ async function storeGroup(
     };
   } finally {
     agent.destroy();
-    await server.stop();
+    if (!stopped) await server.stop();
     await ledger.close();
   }
 }
@@ -186,7 +191,8 @@ function postUsage(agent: Agent, port: number, customerId: string): Promise<void
 
 interface Server {
   readonly port: number;
-  readonly stop: () => Promise<void>;
+  /** Stops the server; answers the customers per store call it saw (group commit's batching). */
+  readonly stop: () => Promise<number | null>;
 }
 
 async function startServer(env: Record<string, string>): Promise<Server> {
@@ -207,8 +213,8 @@ async function startServer(env: Record<string, string>): Promise<Server> {
     },
   );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let out = '';
   const port = await new Promise<number>((resolve, reject) => {
-    let out = '';
     child.stdout!.setEncoding('utf8');
     child.stdout!.on('data', (chunk: string) => {
       out += chunk;
@@ -222,6 +228,8 @@ async function startServer(env: Record<string, string>): Promise<Server> {
     stop: async () => {
       child.kill('SIGTERM');
       await exited;
+      const counted = /appends (\d+) customers (\d+)/.exec(out);
+      return counted === null || counted[1] === '0' ? null : Number(counted[2]) / Number(counted[1]);
     },
   };
 }
