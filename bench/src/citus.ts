@@ -17,12 +17,12 @@ import {
   progress,
   ratioOf,
 } from './harness.ts';
-import { PG_URL, postgresReachable, resetSchemas } from './stores.ts';
+import { PG_URL, postgresReachable, resetSchemas, schemaName } from './stores.ts';
 import { catalogInput } from './stream.ts';
 import { CALLERS, fund } from './writes.ts';
 
 const CITUS_URL = process.env.TALLY_CITUS_URL;
-const SCHEMA = 'tally_bench_citus';
+const SCHEMA = schemaName('tally_bench_citus');
 
 /** The rows of one store: one caller, 8 callers on one customer, 8 callers on 8 customers. */
 async function storeRows(label: string, store: EventStore, baseline: boolean) {

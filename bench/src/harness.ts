@@ -37,6 +37,8 @@ export interface Measurement {
   readonly latency?: boolean;
   /** Runs before warmup and again before the run phase. */
   readonly before?: (phase: 'warmup' | 'run') => Promise<void> | void;
+  /** Runs after warmup and after the run phase, outside the timed span (stops what `before` started). */
+  readonly after?: (phase: 'warmup' | 'run') => Promise<void> | void;
   readonly note?: string;
 }
 
@@ -60,6 +62,8 @@ export interface Goal {
   readonly label: string;
   readonly value: number | null;
   readonly target: number;
+  /** The goal is `value ≤ target` (a cost), not `value ≥ target` (a rate). */
+  readonly atMost?: boolean;
   readonly met: boolean;
 }
 
@@ -164,8 +168,9 @@ async function runOnce(m: Measurement, warmup: boolean): Promise<Tally> {
       await m.before?.(mode ?? 'run');
       started = performance.now();
     },
-    afterAll: (mode) => {
+    afterAll: async (mode) => {
       if (mode === 'run') wall = performance.now() - started;
+      await m.after?.(mode ?? 'run');
     },
   });
   await bench.run();
@@ -223,6 +228,11 @@ export function goal(label: string, value: number | null, target: number): Goal 
   return { label, value, target, met: value !== null && value >= target };
 }
 
+/** A goal on a cost (a slowdown, a size): met when the value is at most the target. */
+export function goalAtMost(label: string, value: number | null, target: number): Goal {
+  return { label, value, target, atMost: true, met: value !== null && value <= target };
+}
+
 export function formatGroup(group: GroupResult): string {
   const refs = [...new Set(group.rows.flatMap((row) => (row.vs === undefined ? [] : [row.vs])))];
   const header = ['', 'ops/s', 'p50', 'p99', 'calls', '× ref', 'ref'];
@@ -252,7 +262,9 @@ export function formatGroup(group: GroupResult): string {
   for (const row of group.rows) if (row.error !== undefined) out.push(`   failed: ${row.name}: ${row.error}`);
   for (const g of group.goals) {
     const value = g.value === null ? 'n/a' : formatRatio(g.value);
-    out.push(`   ${g.met ? 'MET ' : 'MISS'}  ${g.label}: ${value} (goal ≥ ${formatRatio(g.target)})`);
+    out.push(
+      `   ${g.met ? 'MET ' : 'MISS'}  ${g.label}: ${value} (goal ${g.atMost === true ? '≤' : '≥'} ${formatRatio(g.target)})`,
+    );
   }
   for (const [key, value] of Object.entries(group.extra)) out.push(`   ${key}: ${String(value)}`);
   for (const note of group.notes) out.push(`   note: ${note}`);

@@ -23,12 +23,19 @@ import {
   ratioOf,
 } from './harness.ts';
 import { loadStream, prepareStream, TYPICAL_TAIL } from './reads.ts';
-import { PG_URL, postgresDurability, postgresReachable, resetSchemas, sqlitePath } from './stores.ts';
+import {
+  PG_URL,
+  postgresDurability,
+  postgresReachable,
+  resetSchemas,
+  schemaName,
+  sqlitePath,
+} from './stores.ts';
 import { catalogInput, generateStream } from './stream.ts';
 import { CALLERS, fund, skipped } from './writes.ts';
 
-const TALLY_SCHEMA = 'tally_peer';
-const EMMETT_SCHEMA = 'emmett_bench';
+const TALLY_SCHEMA = schemaName('tally_peer');
+const EMMETT_SCHEMA = schemaName('emmett_bench');
 const READ_LENGTH = 1_000;
 const COST = 25;
 

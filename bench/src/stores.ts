@@ -9,6 +9,19 @@ import pg from 'pg';
 
 export const PG_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
+/**
+ * Prefixed to every Postgres schema the bench makes (`BENCH_SCHEMA_PREFIX`, lowercase letters, digits
+ * and `_`), so a run beside another one on the same server (the smoke test in CI, say) never drops the
+ * other's tables, and can drop exactly its own when it ends.
+ */
+const SCHEMA_PREFIX = process.env.BENCH_SCHEMA_PREFIX ?? '';
+if (!/^[a-z0-9_]*$/.test(SCHEMA_PREFIX)) throw new Error(`bad BENCH_SCHEMA_PREFIX ${SCHEMA_PREFIX}`);
+
+/** A schema name of the bench's, with the run's prefix. */
+export function schemaName(name: string): string {
+  return `${SCHEMA_PREFIX}${name}`;
+}
+
 let scratch: string | undefined;
 
 /** A fresh path for a SQLite file; the directory goes when the run ends. */

@@ -28,14 +28,21 @@ import {
   ratioOf,
 } from './harness.ts';
 import { limitBaseline } from './limit.ts';
-import { PG_URL, postgresDurability, postgresReachable, resetSchemas, sqlitePath } from './stores.ts';
+import {
+  PG_URL,
+  postgresDurability,
+  postgresReachable,
+  resetSchemas,
+  schemaName,
+  sqlitePath,
+} from './stores.ts';
 import { catalogInput } from './stream.ts';
 
 export const CALLERS = 8;
 /** Callers in the wide rows, each on a customer of its own: a service with many customers at once. */
 export const WIDE = 64;
-const TALLY_SCHEMA = 'tally_bench';
-const SQL_SCHEMA = 'bench_sql';
+const TALLY_SCHEMA = schemaName('tally_bench');
+const SQL_SCHEMA = schemaName('bench_sql');
 /** Enough credit that no benchmark runs a customer dry. */
 const GRANT = '1000000000.00';
 const COST_MINOR = 25;

@@ -20,8 +20,24 @@ export async function readText(request: Request, limit: number): Promise<string>
   const tooLarge = () => new HttpError('payload_too_large', `the request body is over ${limit} bytes`);
   const declared = request.headers.get('content-length');
   if (declared !== null && Number(declared) > limit) throw tooLarge();
-  if (request.body === null) return '';
   const decoder = new TextDecoder('utf-8', { fatal: true });
+  // A declared length within the limit bounds the body (the server's parser reads that many bytes, no
+  // more), so it is read whole. On Node this is also the fast path: @hono/node-server reads the socket's
+  // bytes directly for arrayBuffer(), where touching `body` builds a full web Request and a web stream
+  // over the socket first (about a sixth of the server's time per POST in the bench's profile).
+  if (declared !== null && /^\d+$/.test(declared)) {
+    const bytes = await request.arrayBuffer().catch(() => {
+      throw unreadable();
+    });
+    // A Request built in process (not parsed off a socket) may carry a length its body does not keep.
+    if (bytes.byteLength > limit) throw tooLarge();
+    try {
+      return decoder.decode(bytes);
+    } catch {
+      throw new HttpError('invalid_json', 'the request body is not valid UTF-8');
+    }
+  }
+  if (request.body === null) return '';
   const decode = (bytes?: Uint8Array): string => {
     try {
       return bytes === undefined ? decoder.decode() : decoder.decode(bytes, { stream: true });
@@ -35,12 +51,7 @@ export async function readText(request: Request, limit: number): Promise<string>
   try {
     for (;;) {
       const { done, value } = await reader.read().catch(() => {
-        // The body's source failed: a client that hung up before sending all of it, or broke the
-        // chunked framing. That is the client's doing, not the server's: no 5xx, nothing for onError.
-        throw new HttpError(
-          'bad_request',
-          'the request body could not be read to its end (the connection closed early or its framing is broken)',
-        );
+        throw unreadable();
       });
       if (done) break;
       size += value.byteLength;
@@ -52,6 +63,17 @@ export async function readText(request: Request, limit: number): Promise<string>
     await reader.cancel().catch(() => undefined);
     throw error;
   }
+}
+
+/**
+ * The body's source failed: a client that hung up before sending all of it, or broke the chunked
+ * framing. That is the client's doing, not the server's: no 5xx, nothing for onError.
+ */
+function unreadable(): HttpError {
+  return new HttpError(
+    'bad_request',
+    'the request body could not be read to its end (the connection closed early or its framing is broken)',
+  );
 }
 
 /**

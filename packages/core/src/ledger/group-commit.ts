@@ -7,6 +7,12 @@ import {
   type StreamAppendOutcome,
 } from '../event-store.js';
 
+/**
+ * A store call that kept the event loop this long (ms) before returning its promise blocked it: a
+ * synchronous store (better-sqlite3) commits and fsyncs inside the call.
+ */
+const BLOCKING_MS = 0.25;
+
 interface Pending {
   readonly part: StreamAppend;
   readonly resolve: (outcome: StreamAppendOutcome) => void;
@@ -18,8 +24,8 @@ interface Pending {
  * while a batch is in flight) go to the store as one `appendMany`, one transaction and one fsync for
  * all, each still answered with its own outcome. One batch is in flight at a time; what arrives
  * meanwhile is the next batch. A lone writer is not held back: its append goes at once, alone, through
- * `append`, unless the last batch had company or other writers are busy (`busy`), when waiting one
- * turn lets the others join.
+ * `append`, unless the last batch had company, other writers are busy (`busy`), or the last store
+ * call blocked the event loop (`blocked`), when waiting one turn lets the others join.
  */
 export class GroupCommit {
   private pending: Pending[] = [];
@@ -27,6 +33,13 @@ export class GroupCommit {
   private scheduled = false;
   /** The last batch had several streams: appends are arriving together. */
   private together = false;
+  /**
+   * The last store call blocked the event loop. Whatever reached the process meanwhile (requests on
+   * an HTTP server's connections) is read only after it, each in a callback of its own, so each would
+   * find the writer idle and go alone, one fsync apiece: after a blocking call, an append waits one
+   * turn, and those arriving in the callbacks of that turn join it.
+   */
+  private blocked = false;
 
   constructor(
     private readonly store: EventStore,
@@ -37,7 +50,9 @@ export class GroupCommit {
   ) {}
 
   append(part: StreamAppend): Promise<StreamAppendOutcome> {
-    return this.flushing || this.scheduled || this.together ? this.enqueue(part) : this.maybeAlone(part);
+    return this.flushing || this.scheduled || this.together || this.blocked
+      ? this.enqueue(part)
+      : this.maybeAlone(part);
   }
 
   /**
@@ -53,7 +68,7 @@ export class GroupCommit {
     return new Promise((resolve, reject) => {
       this.pending.push({ part, resolve, reject });
       if (this.flushing || this.scheduled) return;
-      if (this.together || this.busy()) {
+      if (this.together || this.blocked || this.busy()) {
         this.scheduled = true;
         setImmediate(() => {
           this.scheduled = false;
@@ -74,9 +89,11 @@ export class GroupCommit {
           const outcomes =
             batch.length === 1
               ? [await this.appendOne(batch[0]!.part)]
-              : await appendAll(
-                  this.store,
-                  batch.map((p) => p.part),
+              : await this.timed(() =>
+                  appendAll(
+                    this.store,
+                    batch.map((p) => p.part),
+                  ),
                 );
           batch.forEach((p, i) => {
             p.resolve(outcomes[i]!);
@@ -123,11 +140,21 @@ export class GroupCommit {
     return batch;
   }
 
+  /** Calls the store, noting whether the call held the event loop (see `blocked`). */
+  private timed<T>(call: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    try {
+      return call();
+    } finally {
+      this.blocked = performance.now() - started >= BLOCKING_MS;
+    }
+  }
+
   private async appendOne(part: StreamAppend): Promise<StreamAppendOutcome> {
     const { streamId, events, expectedVersion, guard } = part;
     try {
       const options = guard === undefined ? { expectedVersion } : { expectedVersion, guard };
-      return { ok: true, result: await this.store.append(streamId, events, options) };
+      return { ok: true, result: await this.timed(() => this.store.append(streamId, events, options)) };
     } catch (error) {
       if (error instanceof ConcurrencyConflictError || error instanceof DuplicateIdempotencyKeyError)
         return { ok: false, error };
