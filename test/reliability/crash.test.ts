@@ -60,7 +60,12 @@ function parseAcks(stdout: string, into: Acks): number {
   return count;
 }
 
-function waitForLine(child: ChildProcessWithoutNullStreams, line: string, timeoutMs = 30_000): Promise<void> {
+/** Resolves once the worker has printed `line` (a whole line), or a line `line` matches when a pattern. */
+function waitForLine(
+  child: ChildProcessWithoutNullStreams,
+  line: string | RegExp,
+  timeoutMs = 30_000,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     let seen = '';
     let stderr = '';
@@ -73,7 +78,7 @@ function waitForLine(child: ChildProcessWithoutNullStreams, line: string, timeou
     });
     child.stdout.on('data', (chunk: Buffer) => {
       seen += chunk.toString();
-      if (seen.includes(`${line}\n`)) {
+      if (typeof line === 'string' ? seen.includes(`${line}\n`) : line.test(seen)) {
         clearTimeout(timer);
         resolve();
       }
@@ -191,7 +196,10 @@ async function killRepeatedly(target: StoreTarget): Promise<void> {
       const child = startWorker('crash-appender', task);
       const done = finished(child, 60_000);
       await waitForLine(child, 'ready');
-      await sleep(10 + Math.random() * 250);
+      // Kill while writes are flowing: after the first acknowledged write, at a random moment. A fixed
+      // delay after start-up could land before the first write on a loaded machine.
+      await waitForLine(child, /^[UCGB] /m);
+      await sleep(Math.random() * 250);
       child.kill('SIGKILL');
       const result = await done;
       expect(result.signal, `the writer stopped on its own: ${result.stderr}`).toBe('SIGKILL');
@@ -204,8 +212,8 @@ async function killRepeatedly(target: StoreTarget): Promise<void> {
         await store.close();
       }
     }
-    // The kills landed while writes were flowing, not before the first or after the last.
-    expect(perKill.filter((n) => n > 0).length).toBeGreaterThan(KILLS / 2);
+    // Every kill landed while writes were flowing, and its acknowledged writes were all read back.
+    expect(perKill.filter((n) => n === 0)).toEqual([]);
     // And the books carry on: a fresh process writes on top of everything the crashes left.
     const store = openStoreSpec(spec);
     try {
@@ -225,20 +233,22 @@ async function killRepeatedly(target: StoreTarget): Promise<void> {
   }
 }
 
+// Generous bounds: each of the kills starts a process, and a loaded machine starts one slowly; the
+// bound is for that machine, not what a case usually takes.
 describe('SIGKILL at random moments', () => {
-  it('SQLite, synchronous FULL', () => killRepeatedly(sqliteTarget()), 120_000 * soak());
+  it('SQLite, synchronous FULL', () => killRepeatedly(sqliteTarget()), 300_000 * soak());
   it(
     'SQLite, synchronous NORMAL',
     () => killRepeatedly(sqliteTarget({ synchronous: 'NORMAL' })),
-    120_000 * soak(),
+    300_000 * soak(),
   );
   itOnPostgresServer(
     postgres,
     'Postgres server',
     async () => killRepeatedly(await postgresTarget()),
-    120_000 * soak(),
+    300_000 * soak(),
   );
-  itOnCitus('Postgres on Citus', async (url) => killRepeatedly(citusTarget(url)), 180_000 * soak());
+  itOnCitus('Postgres on Citus', async (url) => killRepeatedly(citusTarget(url)), 300_000 * soak());
 });
 
 describe('a writer killed inside its transaction', () => {
