@@ -8,7 +8,7 @@
  * not built on pack, a dependency declared only in the workspace or a broken declaration fails here
  * before it reaches a user. It also packs @tally/core with `npm pack` and expects the same tarball.
  *
- * All six published packages. better-sqlite3 compiles from source on `npm install` (90-120 s on a
+ * All seven published packages. better-sqlite3 compiles from source on `npm install` (90-120 s on a
  * 2-core machine), which is most of this test's 2-3 minutes; the timings are printed at the end.
  */
 import { execFile } from 'node:child_process';
@@ -30,7 +30,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const PACKAGES = ['core', 'http', 'store-memory', 'store-postgres', 'store-sqlite', 'webhooks'] as const;
+const PACKAGES = [
+  'core',
+  'http',
+  'react',
+  'store-memory',
+  'store-postgres',
+  'store-sqlite',
+  'webhooks',
+] as const;
 const work = mkdtempSync(join(tmpdir(), 'tally-pack-'));
 // The README's layout: Tally cloned next to the user's project.
 const clone = join(work, 'tally');
@@ -159,6 +167,45 @@ try {
 `;
 
 /**
+ * @tally/react as a user's program: its client against the installed REST API with a customer token
+ * (the hooks' transport), and the provider and gate rendered on the server with the installed peers.
+ */
+const REACT_PROGRAM = `import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createLedger, defineCatalog } from '@tally/core';
+import { createCustomerToken, createHttpHandler, toNodeListener } from '@tally/http';
+import { createTallyClient, Gate, TallyProvider } from '@tally/react';
+import { memoryStore } from '@tally/store-memory';
+import { renderToString } from 'react-dom/server';
+
+const catalog = ${CATALOG};
+const secret = 'a customer token secret of 32 bytes or more';
+const ledger = createLedger({ catalog, store: memoryStore() });
+await ledger.createCustomer({ customerId: 'cus_123' });
+await ledger.subscribe({ customerId: 'cus_123', planId: 'free' });
+const handler = createHttpHandler({ ledger, apiKeys: ['sk_test_pack_react'], customerTokens: { secret } });
+const server = createServer(toNodeListener(handler));
+await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+const baseUrl = \`http://127.0.0.1:\${(server.address() as AddressInfo).port}\`;
+const getToken = () =>
+  createCustomerToken({ customerId: 'cus_123', scopes: ['read', 'trackUsage'], expiresIn: '5m' }, secret);
+const client = createTallyClient({ baseUrl, customerId: 'cus_123', getToken });
+await client.trackUsage({ feature: 'ai-generation', quantity: 1, idempotencyKey: 'pack-1' });
+const [account] = await client.creditAccounts();
+console.log(\`react client balance: \${account?.balance}\`);
+const html = renderToString(
+  <TallyProvider baseUrl={baseUrl} customerId="cus_123" getToken={getToken}>
+    <Gate feature="ai-generation" quantity={1} fallback={<p>buy credits</p>}>
+      <p>generate</p>
+    </Gate>
+  </TallyProvider>,
+);
+console.log(\`react server render: \${JSON.stringify(html)}\`);
+server.close();
+await ledger.close();
+`;
+
+/**
  * The durable stores as a user's program: a ledger on a SQLite file, written, closed and reopened
  * (`sqlite.ts`); on Postgres through PGlite (`pglite.ts`). `stores.ts` is what both share.
  */
@@ -229,7 +276,14 @@ async function createProject(): Promise<void> {
       outDir: 'dist',
     },
     include: ['src'],
-    exclude: ['src/pglite.ts'],
+    exclude: ['src/pglite.ts', 'src/react.tsx'],
+  });
+  // React's declarations are written against the DOM's types, as a browser project has them.
+  json('tsconfig.react.json', {
+    extends: './tsconfig.json',
+    compilerOptions: { jsx: 'react-jsx', lib: ['ES2022', 'DOM', 'DOM.Iterable'] },
+    include: ['src/react.tsx'],
+    exclude: [],
   });
   // PGlite's own declarations need the DOM and Emscripten types: that program skips checking them.
   json('tsconfig.pglite.json', {
@@ -247,6 +301,7 @@ async function createProject(): Promise<void> {
   writeFileSync(join(project, 'src/stores.ts'), STORES_MODULE);
   writeFileSync(join(project, 'src/sqlite.ts'), SQLITE_PROGRAM);
   writeFileSync(join(project, 'src/pglite.ts'), PGLITE_PROGRAM);
+  writeFileSync(join(project, 'src/react.tsx'), REACT_PROGRAM);
   const pglite = JSON.parse(
     readFileSync(join(root, 'test/node_modules/@electric-sql/pglite/package.json'), 'utf8'),
   ) as { version: string };
@@ -261,6 +316,12 @@ async function createProject(): Promise<void> {
       'typescript@~5.9.3',
       '@types/node@^20.19.0',
       `@electric-sql/pglite@${pglite.version}`,
+      // @tally/react's peers (npm installs a missing peer anyway; named here so their versions are the workspace's majors).
+      'react@^19',
+      'react-dom@^19',
+      '@tanstack/react-query@^5',
+      '@types/react@^19',
+      '@types/react-dom@^19',
     ],
     project,
   );
@@ -290,7 +351,7 @@ beforeAll(async () => {
   await timed('README install command', () =>
     sh('bash', ['-euo', 'pipefail', '-c', readmeCommand('install-command')], project),
   );
-}, 600_000);
+}, 900_000); // npm installs and a compile of better-sqlite3: minutes on a loaded machine
 
 afterAll(() => {
   console.log(`pack-install timings (ms): ${JSON.stringify(timings)}`);
@@ -298,7 +359,7 @@ afterAll(() => {
 });
 
 describe('the packed packages, installed with npm outside the workspace', () => {
-  it('are the six published packages, each with only dist, README and sources, exports pointing at dist', () => {
+  it('are the seven published packages, each with only dist, README and sources, exports pointing at dist', () => {
     expect(readdirSync(join(clone, 'tarballs')).sort()).toEqual(
       PACKAGES.map((name) => `tally-${name}-0.1.0.tgz`),
     );
@@ -345,6 +406,7 @@ describe('the packed packages, installed with npm outside the workspace', () => 
     await timed('tsc', async () => {
       await sh(tsc, ['-p', 'tsconfig.json'], project);
       await sh(tsc, ['-p', 'tsconfig.pglite.json'], project);
+      await sh(tsc, ['-p', 'tsconfig.react.json'], project);
     });
   }, 120_000);
 
@@ -368,6 +430,16 @@ describe('the packed packages, installed with npm outside the workspace', () => 
   it('sign and verify webhooks with the installed @tally/webhooks', async () => {
     const out = await sh(process.execPath, ['dist/webhooks.js'], project);
     expect(out.trim().split('\n')).toEqual(['webhooks: true evt_1', 'altered: no_valid_signature']);
+  });
+
+  it('read and write through the installed @tally/react client, and render its provider and gate', async () => {
+    const out = await sh(process.execPath, ['dist/react.js'], project);
+    const [balance, render] = out.trim().split('\n');
+    expect(balance).toBe('react client balance: 90');
+    // On the server the gate's check has not answered yet: it renders its loading state, not the fallback.
+    expect(render).toMatch(/^react server render: /);
+    expect(render).not.toContain('buy credits');
+    expect(render).not.toContain('generate');
   });
 
   it('keep a ledger in a SQLite file across opens', async () => {
