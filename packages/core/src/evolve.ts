@@ -100,6 +100,10 @@ export function applyEvent(state: CustomerState, event: RecordedEvent): Customer
           state.recalled.grants.delete(grant.grantId);
           state.grants.set(grant.grantId, grant);
           acc.live.push(grant);
+          if (grant.noticedWhenSpent === true) {
+            delete grant.noticedWhenSpent;
+            state.alerts.get(grant.currency)?.noticed.add(grant.grantId);
+          }
         }
       }
       acc.debt -= toMinor(data.debtCleared);
@@ -280,7 +284,10 @@ function spend(state: CustomerState, event: RecordedEvent, grant: GrantState, am
  * reversal changes it again, so reads and writes need not walk or copy it.
  */
 function retire(state: CustomerState, grant: GrantState): void {
-  state.alerts.get(grant.currency)?.noticed.delete(grant.grantId);
+  const noticed = state.alerts.get(grant.currency)?.noticed;
+  // The alert keeps notices only of grants in play. A spent grant can come back through a reversal,
+  // so it carries its notice with it: brought back, it is not noticed a second time.
+  if (noticed?.delete(grant.grantId) === true && grant.status === 'active') grant.noticedWhenSpent = true;
   if (state.grants.get(grant.grantId) !== grant) {
     state.recalled.grants.set(grant.grantId, grant);
     return;

@@ -181,6 +181,11 @@ export interface GrantState {
   status: 'active' | 'expired' | 'voided';
   /** When it expired or was voided. */
   endedAt: string | null;
+  /**
+   * Set while a spent grant is out of play if its `credits_expiring` had been recorded, so a reversal
+   * that brings it back does not record it again; never set on a grant in play.
+   */
+  noticedWhenSpent?: boolean;
 }
 
 /**

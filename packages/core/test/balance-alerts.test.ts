@@ -4,7 +4,7 @@ import { fcOptions } from '../../../test/support/fast-check.js';
 import type { RecordedEvent } from '../src/index.js';
 import { fold, upcast } from '../src/pure.js';
 import { toSnapshotState } from '../src/state.js';
-import { customerWith, DAY, expectRefused, HOUR, iso, memoryStore, setup, T0 } from './support.js';
+import { balanceOf, customerWith, DAY, expectRefused, HOUR, iso, memoryStore, setup, T0 } from './support.js';
 
 const streamOf = async (s: {
   store: { readStream(id: string): Promise<import('../src/index.js').StoredEvent[]> };
@@ -180,6 +180,46 @@ describe('balance alerts', () => {
     await s.ledger.evaluateAlerts({ customerId: 'cus_1' });
     expect(described(await streamOf(s)).map((d) => d[1])).not.toContain(spent.grantId);
   });
+
+  // Found by the command-sequence property (seed 455726936): the notice left with the spent grant, and
+  // the reversal that brought the grant back noticed it a second time.
+  test.each([
+    ['without snapshots', 1_000_000],
+    ['with a snapshot after every event', 1],
+  ])(
+    'regression: a noticed grant spent and brought back by a reversal is not noticed again (%s)',
+    async (_name, snapshotEvery) => {
+      const s = setup({ snapshotEvery });
+      await customerWith(s);
+      await s.ledger.setBalanceAlert({
+        customerId: 'cus_1',
+        currency: 'credits',
+        thresholds: [],
+        expiringWithin: DAY,
+      });
+      const { grantId } = await s.ledger.grant({
+        customerId: 'cus_1',
+        currency: 'credits',
+        amount: '10',
+        expiresAt: iso(T0 + HOUR),
+      });
+      const usage = await s.ledger.trackUsage({ customerId: 'cus_1', feature: 'ai-generation', quantity: 1 });
+      expect((await balanceOf(s.ledger))?.balance).toBe('0');
+      await s.ledger.reverseUsage({ customerId: 'cus_1', usageId: usage.usageId });
+      expect((await balanceOf(s.ledger))?.balance).toBe('10');
+      await s.cold().evaluateAlerts({ customerId: 'cus_1' });
+      expect(described(await streamOf(s))).toEqual([['credits_expiring', grantId, iso(T0)]]);
+      // Spent again and brought back again, by a ledger that folds the stream anew: still the one notice.
+      const again = await s.cold().trackUsage({ customerId: 'cus_1', feature: 'ai-generation', quantity: 1 });
+      await s.cold().reverseUsage({ customerId: 'cus_1', usageId: again.usageId });
+      expect(described(await streamOf(s))).toEqual([['credits_expiring', grantId, iso(T0)]]);
+      expect(
+        fold(await streamOf(s))
+          .alerts.get('credits')
+          ?.noticed.has(grantId),
+      ).toBe(true);
+    },
+  );
 
   test('a grant becoming effective re-arms at its instant, so the next fall fires again', async () => {
     const s = setup();
