@@ -59,6 +59,7 @@ export {
 } from './input/options.js';
 export { parseInput } from './input/parse.js';
 export { entriesInput, statementFilter } from './ledger/entries-inputs.js';
+export { EVENT_STORE_METHODS, eventStoreRule } from './ledger/ledger-options.js';
 export { checkInput, currencyReadInput, customerRef, readInput } from './ledger/read-inputs.js';
 export { exportInput, usageSummaryInput } from './ledger/report-inputs.js';
 export { findUsages, recallNeeds } from './recall.js';

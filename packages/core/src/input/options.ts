@@ -22,6 +22,8 @@ export interface OptionRule {
   readonly expected: string;
   readonly valid: (value: unknown) => boolean;
   readonly required?: boolean;
+  /** The value is a secret (a key, a connection string with its password): never shown in a message. */
+  readonly secret?: boolean;
   /** For an option that is itself an object of options: their rules, checked the same way. */
   readonly fields?: OptionRules;
 }
@@ -137,7 +139,7 @@ export function checkOptions(options: unknown, rules: OptionRules, settings: Che
       const field = at(name);
       throw new TallyError(
         'invalid_input',
-        `${factory}: unknown option ${JSON.stringify(field)}; ${prefix === '' ? 'it takes' : `${prefix} takes`} ${known.join(', ')}`,
+        `${factory}: unknown option ${JSON.stringify(field)}; ${prefix === '' ? 'it takes' : `${prefix} takes`} ${known.length === 0 ? 'none' : known.join(', ')}`,
         { field },
       );
     }
@@ -155,13 +157,10 @@ export function checkOptions(options: unknown, rules: OptionRules, settings: Che
       continue;
     }
     if (!rule.valid(value)) {
-      throw new TallyError(
-        'invalid_input',
-        `${factory}: ${field} must be ${rule.expected}, got ${quote(value)}`,
-        {
-          field,
-        },
-      );
+      const got = rule.secret === true ? '' : `, got ${quote(value)}`;
+      throw new TallyError('invalid_input', `${factory}: ${field} must be ${rule.expected}${got}`, {
+        field,
+      });
     }
     if (rule.fields !== undefined) checkOptions(value, rule.fields, { factory, prefix: field });
   }

@@ -12,7 +12,12 @@ import {
  * exactly these (test/reliability/factory-options.test.ts holds them to it).
  */
 
-/** The methods every `EventStore` has (the optional ones, `appendMany`, `partitions`, `consumers`, aside). */
+/**
+ * The methods every `EventStore` has (the optional ones, `appendMany`, `partitions`, `consumers`, aside).
+ *
+ * @example
+ * const looksLikeAStore = EVENT_STORE_METHODS.every((m) => typeof (store as unknown as Record<string, unknown>)[m] === 'function');
+ */
 export const EVENT_STORE_METHODS = [
   'append',
   'readStream',
@@ -23,7 +28,12 @@ export const EVENT_STORE_METHODS = [
   'close',
 ] as const;
 
-/** A store as a factory expects one: `memoryStore()`, `sqliteStore(…)`, `postgresStore(…)` or your own. */
+/**
+ * A store as a factory expects one: `memoryStore()`, `sqliteStore(…)`, `postgresStore(…)` or your own.
+ *
+ * @example
+ * checkOptions({ store }, { store: required(eventStoreRule) }, { factory: 'myFactory' });
+ */
 export const eventStoreRule: OptionRule = withMethods(
   `an EventStore (with ${EVENT_STORE_METHODS.join(', ')})`,
   EVENT_STORE_METHODS,
