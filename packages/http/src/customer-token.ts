@@ -115,7 +115,7 @@ export function secretBytes(secret: unknown, field: string): Uint8Array {
 const ALGORITHMS: readonly string[] = ['HS256', 'HS384', 'HS512'];
 const KID = /^[\x21-\x7e]{1,64}$/;
 
-/** A signing key's fields; its secret's length and its algorithm are checked as they are used. */
+/** A signing key's fields (a secret given as a plain string is checked by `secretBytes`). */
 const KEY_RULES: OptionRules = {
   kid: required({
     expected: '1-64 printable ASCII characters',
@@ -124,9 +124,12 @@ const KEY_RULES: OptionRules = {
   secret: required({
     expected: `a string of at least ${MIN_SECRET_BYTES} bytes`,
     secret: true,
-    valid: () => true,
+    valid: (v) => typeof v === 'string' && new TextEncoder().encode(v).byteLength >= MIN_SECRET_BYTES,
   }),
-  algorithm: { expected: `one of ${ALGORITHMS.join(', ')}`, valid: () => true },
+  algorithm: {
+    expected: `one of ${ALGORITHMS.join(', ')}`,
+    valid: (v) => typeof v === 'string' && ALGORITHMS.includes(v),
+  },
 };
 
 const TOKEN_OPTION_RULES: OptionRules = {
