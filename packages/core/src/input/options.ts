@@ -39,7 +39,12 @@ export type OptionRules = Readonly<Record<string, OptionRule>>;
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
-/** The rules most options are made of. */
+/**
+ * The rules most options are made of.
+ *
+ * @example
+ * const rules: OptionRules = { batchSize: option.positiveInteger, onError: option.function };
+ */
 export const option = {
   positiveInteger: {
     expected: 'a positive integer',
@@ -104,7 +109,12 @@ export function withMethods(expected: string, methods: readonly string[]): Optio
   };
 }
 
-/** How `checkOptions` names what it refuses. */
+/**
+ * How `checkOptions` names what it refuses.
+ *
+ * @example
+ * const settings: CheckOptionsSettings = { factory: 'createHttpHandler', prefix: 'customerTokens' };
+ */
 export interface CheckOptionsSettings {
   /** The factory, as the messages begin: `'createLedger'`. */
   readonly factory: string;
@@ -122,7 +132,9 @@ export interface CheckOptionsSettings {
  * prototype is not something the caller passed). Messages never throw, whatever the value.
  *
  * @example
- * checkOptions(options, { filename: required(option.nonEmptyString) }, { factory: 'sqliteStore' });
+ * function openFile(options: { readonly filename: string }) {
+ *   checkOptions(options, { filename: required(option.nonEmptyString) }, { factory: 'openFile' });
+ * }
  */
 export function checkOptions(options: unknown, rules: OptionRules, settings: CheckOptionsSettings): void {
   const { factory, prefix = '' } = settings;
