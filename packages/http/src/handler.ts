@@ -133,7 +133,8 @@ export type HttpHandler = (request: Request) => Promise<Response>;
  * Serves the ledger as the quickstart's REST API under `/v1`: JSON bodies, amounts as decimal
  * strings, `Idempotency-Key` honoured on every write, `Authorization: Bearer <key>` on every request,
  * errors as `{ error: { code, message, field? } }`. See the package README for the routes and the
- * status of each error code.
+ * status of each error code. An unknown option or a bad value is refused with `invalid_input` naming
+ * it (`customerTokens.secret`), without showing a key.
  *
  * @example
  * import { createHttpHandler, toNodeListener } from '@tally/http';

@@ -152,6 +152,7 @@ const WEBHOOKS_OPTION_RULES: OptionRules = {
  * mid-delivery leaves a claim that lapses after `timeoutMs`, and the delivery is sent again, with the
  * same event id, by whichever sender runs next. Deliveries to one endpoint keep each customer's order:
  * a customer's later event is not sent before the earlier one has succeeded or been dead-lettered.
+ * An unknown option or a bad value is refused with `invalid_input` naming it, before the store is read.
  *
  * @example
  * import { createProcessor } from '@tally/core';

@@ -109,7 +109,8 @@ const DEFAULTS = {
  * A consumer of the store's global order: it reads each partition from its stored checkpoint, hands
  * the events to `handle` in order (per customer and within each partition), saves the checkpoint
  * after `handle` resolves, and never skips an event. One instance per `name` runs at a time across
- * processes (a lease in the store); the others wait and take over when it stops or dies.
+ * processes (a lease in the store); the others wait and take over when it stops or dies. An unknown
+ * option or a bad value is refused with `invalid_input` naming it (`pollInterval.min`).
  *
  * @example
  * const processor = createProcessor({
