@@ -28,7 +28,9 @@ describe(`${target.name}: specifics`, () => {
 
   it('refuses a schema name that is not a plain identifier and a batch too large for one position block', async () => {
     const db = await postgresDatabase();
-    expect(() => db.store('tally; DROP TABLE x')).toThrow(TypeError);
+    expect(() => db.store('tally; DROP TABLE x')).toThrow(
+      expect.objectContaining({ code: 'invalid_input', field: 'schema' }),
+    );
     const schema = db.freshSchema();
     const store = db.store(schema);
     try {

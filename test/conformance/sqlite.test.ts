@@ -17,8 +17,10 @@ describeEventStoreContract(sqliteTarget({ inMemory: true }));
 
 describe('sqlite store', () => {
   it('refuses an empty filename, which SQLite would read as a temporary database', () => {
-    expect(() => sqliteStore({ filename: '' })).toThrow(/filename must name a database file/);
-    expect(() => sqliteStore({ filename: '  ' })).toThrow(TypeError);
+    expect(() => sqliteStore({ filename: '' })).toThrow(/filename must be the path of a database file/);
+    expect(() => sqliteStore({ filename: '  ' })).toThrow(
+      expect.objectContaining({ code: 'invalid_input', field: 'filename' }),
+    );
   });
 
   it('keeps its events and snapshots in the file across close and reopen, at either synchronous level', async () => {
@@ -49,6 +51,8 @@ describe('sqlite store', () => {
 
   it('refuses an unknown synchronous level', () => {
     // @ts-expect-error: the type allows only FULL and NORMAL; a caller without types gets an error too.
-    expect(() => sqliteStore({ filename: ':memory:', synchronous: 'OFF' })).toThrow(TypeError);
+    expect(() => sqliteStore({ filename: ':memory:', synchronous: 'OFF' })).toThrow(
+      expect.objectContaining({ code: 'invalid_input', field: 'synchronous' }),
+    );
   });
 });

@@ -297,10 +297,12 @@ for (const target of await storeTargets()) {
       expect(() => createProcessor({ store: bare, name: 'x', handle: async () => {} })).toThrow(
         /keeps no consumers/,
       );
-      expect(() => createProcessor({ store, name: '', handle: async () => {} })).toThrow(TypeError);
+      expect(() => createProcessor({ store, name: '', handle: async () => {} })).toThrow(
+        expect.objectContaining({ code: 'invalid_input', field: 'name' }),
+      );
       expect(() =>
         createProcessor({ store, name: 'x', pollInterval: { min: 10, max: 5 }, handle: async () => {} }),
-      ).toThrow(TypeError);
+      ).toThrow(expect.objectContaining({ code: 'invalid_input', field: 'pollInterval.min' }));
     });
   });
 }

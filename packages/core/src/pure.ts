@@ -46,8 +46,20 @@ export { CURRENT_SCHEMA_VERSIONS, EVENT_TYPES } from './events.js';
 export { applyEvent, evolve, fold } from './evolve.js';
 export { canonicalJson, chainHash, GENESIS_HASH } from './hash-chain.js';
 export { jsonSchemaOverride } from './input/fields.js';
+export {
+  type CheckOptionsSettings,
+  checkOptions,
+  type OptionRule,
+  type OptionRules,
+  oneOf,
+  option,
+  optionRefusal,
+  required,
+  withMethods,
+} from './input/options.js';
 export { parseInput } from './input/parse.js';
 export { entriesInput, statementFilter } from './ledger/entries-inputs.js';
+export { EVENT_STORE_METHODS, eventStoreRule } from './ledger/ledger-options.js';
 export { checkInput, currencyReadInput, customerRef, readInput } from './ledger/read-inputs.js';
 export { exportInput, usageSummaryInput } from './ledger/report-inputs.js';
 export { findUsages, recallNeeds } from './recall.js';

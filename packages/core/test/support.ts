@@ -83,9 +83,11 @@ export interface Setup {
 }
 
 export function setup(options: Partial<LedgerOptions> & { start?: number; catalog?: Catalog } = {}): Setup {
+  // `start` is this helper's, not the ledger's: createLedger refuses an option it does not know.
+  const { start, ...ledgerOptions } = options;
   const store = options.store ?? memoryStore();
-  const clock = new TestClock(options.start ?? T0);
-  const ledger = createLedger({ catalog, clock: clock.now, ...options, store });
+  const clock = new TestClock(start ?? T0);
+  const ledger = createLedger({ catalog, clock: clock.now, ...ledgerOptions, store });
   return {
     ledger,
     store,

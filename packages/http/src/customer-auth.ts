@@ -1,10 +1,11 @@
-import { customerRef } from '@tally/core/pure';
+import { checkOptions, customerRef, type OptionRules, optionRefusal } from '@tally/core/pure';
 import { jwtVerify } from 'jose';
 import {
   CUSTOMER_SCOPES,
   CUSTOMER_TOKEN_AUDIENCE,
   type CustomerScope,
   type CustomerTokenAlgorithm,
+  MIN_SECRET_BYTES,
   secretBytes,
 } from './customer-token.js';
 
@@ -36,6 +37,29 @@ export type Caller =
 
 const ALGORITHMS: readonly string[] = ['HS256', 'HS384', 'HS512'];
 
+/** What the handler's `customerTokens` accepts (the secrets' lengths are checked as they are read). */
+export const CUSTOMER_TOKEN_OPTION_RULES: OptionRules = {
+  secret: {
+    expected: `a string of at least ${MIN_SECRET_BYTES} bytes`,
+    secret: true,
+    valid: (v) => typeof v === 'string',
+  },
+  secrets: {
+    expected: `an object of secrets by key id, each a string of at least ${MIN_SECRET_BYTES} bytes`,
+    secret: true,
+    valid: (v) => typeof v === 'object' && v !== null && !Array.isArray(v),
+  },
+  clockTolerance: {
+    expected: 'a number of seconds from 0 to 300',
+    valid: (v) => typeof v === 'number' && v >= 0 && v <= 300,
+  },
+  algorithms: {
+    expected: `a non-empty list of ${ALGORITHMS.join(', ')}`,
+    valid: (v) =>
+      Array.isArray(v) && v.length > 0 && v.every((a) => typeof a === 'string' && ALGORITHMS.includes(a)),
+  },
+};
+
 /**
  * The check of a presented token: the customer and scopes of a valid one, or null for anything else
  * (a bad signature, an unknown key id, another algorithm, `alg: none`, expired, another audience,
@@ -45,27 +69,20 @@ const ALGORITHMS: readonly string[] = ['HS256', 'HS384', 'HS512'];
 export function customerTokenVerifier(
   options: CustomerTokenOptions,
 ): (token: string) => Promise<Caller | null> {
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError('createHttpHandler: customerTokens must be an object');
-  }
+  checkOptions(options, CUSTOMER_TOKEN_OPTION_RULES, {
+    factory: 'createHttpHandler',
+    prefix: 'customerTokens',
+  });
   const unkeyed = options.secret === undefined ? null : bytesOf(options.secret, 'customerTokens.secret');
   const keyed = new Map<string, Uint8Array>();
   for (const [kid, secret] of Object.entries(options.secrets ?? {})) {
-    keyed.set(kid, bytesOf(secret, `customerTokens.secrets[${JSON.stringify(kid)}]`));
+    keyed.set(kid, bytesOf(secret, `customerTokens.secrets.${kid}`));
   }
   if (unkeyed === null && keyed.size === 0) {
-    throw new TypeError('createHttpHandler: customerTokens needs a secret or secrets');
+    throw optionRefusal('createHttpHandler', 'customerTokens', 'needs a secret or secrets');
   }
   const clockTolerance = options.clockTolerance ?? 30;
-  if (!Number.isFinite(clockTolerance) || clockTolerance < 0 || clockTolerance > 300) {
-    throw new TypeError('createHttpHandler: customerTokens.clockTolerance must be 0-300 seconds');
-  }
   const algorithms = [...(options.algorithms ?? ['HS256'])];
-  if (algorithms.length === 0 || algorithms.some((a) => !ALGORITHMS.includes(a))) {
-    throw new TypeError(
-      `createHttpHandler: customerTokens.algorithms must list some of ${ALGORITHMS.join(', ')}`,
-    );
-  }
 
   return async (token) => {
     try {
@@ -96,10 +113,11 @@ export function customerTokenVerifier(
   };
 }
 
+/** The secret's bytes; a refusal names the option, as the handler's other refusals do. */
 function bytesOf(secret: unknown, field: string): Uint8Array {
   try {
     return secretBytes(secret, field);
-  } catch (error) {
-    throw new TypeError(`createHttpHandler: ${(error as Error).message}`);
+  } catch {
+    throw optionRefusal('createHttpHandler', field, `must be a string of at least ${MIN_SECRET_BYTES} bytes`);
   }
 }

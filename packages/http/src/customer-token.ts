@@ -1,5 +1,5 @@
 import { TallyError } from '@tally/core';
-import { customerRef, parseInput } from '@tally/core/pure';
+import { checkOptions, customerRef, type OptionRules, parseInput, required } from '@tally/core/pure';
 import { SignJWT } from 'jose';
 import { z } from 'zod';
 
@@ -115,6 +115,27 @@ export function secretBytes(secret: unknown, field: string): Uint8Array {
 const ALGORITHMS: readonly string[] = ['HS256', 'HS384', 'HS512'];
 const KID = /^[\x21-\x7e]{1,64}$/;
 
+/** A signing key's fields (a secret given as a plain string is checked by `secretBytes`). */
+const KEY_RULES: OptionRules = {
+  kid: required({
+    expected: '1-64 printable ASCII characters',
+    valid: (v) => typeof v === 'string' && KID.test(v),
+  }),
+  secret: required({
+    expected: `a string of at least ${MIN_SECRET_BYTES} bytes`,
+    secret: true,
+    valid: (v) => typeof v === 'string' && new TextEncoder().encode(v).byteLength >= MIN_SECRET_BYTES,
+  }),
+  algorithm: {
+    expected: `one of ${ALGORITHMS.join(', ')}`,
+    valid: (v) => typeof v === 'string' && ALGORITHMS.includes(v),
+  },
+};
+
+const TOKEN_OPTION_RULES: OptionRules = {
+  now: { expected: 'a valid Date', valid: (v) => v instanceof Date && !Number.isNaN(v.getTime()) },
+};
+
 /**
  * Mints a customer token on the host's backend, for a signed-in user's browser or app: a JWT
  * (HS256 by default) whose `sub` is the customer, `scope` its scopes (space-separated), `aud` `tally`,
@@ -138,6 +159,10 @@ export async function createCustomerToken(
   options: { readonly now?: Date } = {},
 ): Promise<string> {
   const input = parseInput(tokenInput, claims, { root: 'claims' });
+  if (typeof secret === 'object' && secret !== null) {
+    checkOptions(secret, KEY_RULES, { factory: 'createCustomerToken', prefix: 'secret' });
+  }
+  checkOptions(options, TOKEN_OPTION_RULES, { factory: 'createCustomerToken' });
   const key: CustomerTokenKey =
     typeof secret === 'object' && secret !== null ? secret : { kid: '', secret: secret as string };
   const bytes = secretBytes(key.secret, 'secret');
@@ -153,9 +178,6 @@ export async function createCustomerToken(
     });
   }
   const now = options.now ?? new Date();
-  if (!(now instanceof Date) || Number.isNaN(now.getTime())) {
-    throw new TallyError('invalid_time', 'options.now must be a valid Date', { field: 'now' });
-  }
   const issuedAt = Math.floor(now.getTime() / 1000);
   const lifetime = input.expiresIn === undefined ? DEFAULT_EXPIRES_IN_SECONDS : seconds(input.expiresIn)!;
   const header =

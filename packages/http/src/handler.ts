@@ -1,11 +1,24 @@
 import { type ExportInput, isTallyError, type Ledger } from '@tally/core';
+import {
+  checkOptions,
+  type OptionRules,
+  option,
+  optionRefusal,
+  required,
+  withMethods,
+} from '@tally/core/pure';
 import { type Context, Hono } from 'hono';
 import { cors } from 'hono/cors';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { z } from 'zod';
 import { bearerAuth, bearerToken } from './auth.js';
 import { admitRoute, ownCustomer } from './customer-access.js';
-import { type Caller, type CustomerTokenOptions, customerTokenVerifier } from './customer-auth.js';
+import {
+  type Caller,
+  CUSTOMER_TOKEN_OPTION_RULES,
+  type CustomerTokenOptions,
+  customerTokenVerifier,
+} from './customer-auth.js';
 import { type ErrorBody, type HttpErrorCode, statusOf } from './errors.js';
 import { HttpError } from './http-error.js';
 import { OPENAPI_PATH, openApiDocument } from './openapi.js';
@@ -63,23 +76,49 @@ const SECRET_KEY: Caller = { kind: 'secret' };
 
 /** The CORS origins, each checked to be an origin as a browser sends it (scheme, host, port). */
 function corsOrigins(option: { readonly origins: readonly string[] }): readonly string[] {
-  const origins = option?.origins;
-  if (!Array.isArray(origins) || origins.length === 0) {
-    throw new TypeError('createHttpHandler: cors.origins must list at least one origin');
-  }
-  for (const origin of origins) {
+  const { origins } = option;
+  origins.forEach((origin, i) => {
     let parsed: string | null = null;
     try {
       parsed = new URL(origin).origin;
     } catch {}
     if (parsed !== origin) {
-      throw new TypeError(
-        `createHttpHandler: cors.origins: ${JSON.stringify(origin)} is not an origin such as "https://app.example.com"`,
+      throw optionRefusal(
+        'createHttpHandler',
+        `cors.origins[${i}]`,
+        `must be an origin such as "https://app.example.com", got ${JSON.stringify(origin)}`,
       );
     }
-  }
+  });
   return origins;
 }
+
+/**
+ * What `createHttpHandler` accepts, checked before anything is built: a typo such as `customerToken`
+ * would otherwise leave customer tokens off, and `cors: { origin: … }` every browser page refused.
+ */
+const HANDLER_OPTION_RULES: OptionRules = {
+  ledger: required(withMethods('a Ledger (createLedger)', ['customer', 'trackUsage', 'entries'])),
+  apiKeys: required({
+    expected: 'a list of at least one key, each a string of at least 16 characters',
+    secret: true,
+    valid: (v) =>
+      Array.isArray(v) && v.length > 0 && v.every((key) => typeof key === 'string' && key.length >= 16),
+  }),
+  customerTokens: { ...option.object, fields: CUSTOMER_TOKEN_OPTION_RULES },
+  cors: {
+    ...option.object,
+    fields: {
+      origins: required({
+        expected: 'a list of at least one origin such as "https://app.example.com"',
+        valid: (v) => Array.isArray(v) && v.length > 0 && v.every((o) => typeof o === 'string'),
+      }),
+    },
+  },
+  maxBodyBytes: option.positiveInteger,
+  onError: option.function,
+  webhooks: option.object,
+};
 
 /**
  * A web-standard request handler: mount it in anything that speaks `Request` and `Response`.
@@ -94,7 +133,8 @@ export type HttpHandler = (request: Request) => Promise<Response>;
  * Serves the ledger as the quickstart's REST API under `/v1`: JSON bodies, amounts as decimal
  * strings, `Idempotency-Key` honoured on every write, `Authorization: Bearer <key>` on every request,
  * errors as `{ error: { code, message, field? } }`. See the package README for the routes and the
- * status of each error code.
+ * status of each error code. An unknown option or a bad value is refused with `invalid_input` naming
+ * it (`customerTokens.secret`), without showing a key.
  *
  * @example
  * import { createHttpHandler, toNodeListener } from '@tally/http';
@@ -105,12 +145,10 @@ export type HttpHandler = (request: Request) => Promise<Response>;
  * // or, in any fetch-style runtime: export default { fetch: handler };
  */
 export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
+  checkOptions(options, HANDLER_OPTION_RULES, { factory: 'createHttpHandler' });
   const { ledger } = options;
   const authorized = bearerAuth(options.apiKeys);
   const maxBodyBytes = options.maxBodyBytes ?? 65_536;
-  if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes <= 0) {
-    throw new TypeError('createHttpHandler: maxBodyBytes must be a positive integer');
-  }
   const onError = options.onError ?? ((error: unknown) => console.error(error));
   const verifyToken =
     options.customerTokens === undefined ? null : customerTokenVerifier(options.customerTokens);

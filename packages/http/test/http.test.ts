@@ -411,10 +411,15 @@ describe('authentication', () => {
     expect(res.status).toBe(200);
   });
 
-  it('refuses to start without a usable key', () => {
-    const ledgerStub = {} as Parameters<typeof createHttpHandler>[0]['ledger'];
-    expect(() => createHttpHandler({ ledger: ledgerStub, apiKeys: [] })).toThrow(TypeError);
-    expect(() => createHttpHandler({ ledger: ledgerStub, apiKeys: ['short'] })).toThrow(TypeError);
+  it('refuses to start without a usable key', async () => {
+    const { createLedger } = await import('@tally/core');
+    const ledger = createLedger({ catalog, store: memoryStore() });
+    const refused = expect.objectContaining({ code: 'invalid_input', field: 'apiKeys' });
+    expect(() => createHttpHandler({ ledger, apiKeys: [] })).toThrow(refused);
+    expect(() => createHttpHandler({ ledger, apiKeys: ['short'] })).toThrow(refused);
+    // The message never shows a key.
+    expect(() => createHttpHandler({ ledger, apiKeys: ['short-secret'] })).not.toThrow(/short-secret/);
+    await ledger.close();
   });
 });
 

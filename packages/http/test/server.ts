@@ -29,8 +29,10 @@ export interface TestServer {
 export async function startServer(
   options: Partial<HttpHandlerOptions> & { store?: EventStore } = {},
 ): Promise<TestServer> {
-  const ledger = options.ledger ?? createLedger({ catalog, store: options.store ?? memoryStore() });
-  const handler = createHttpHandler({ apiKeys: [API_KEY], ...options, ledger });
+  // `store` is this helper's, not the handler's: the handler refuses an option it does not know.
+  const { store, ...handlerOptions } = options;
+  const ledger = options.ledger ?? createLedger({ catalog, store: store ?? memoryStore() });
+  const handler = createHttpHandler({ apiKeys: [API_KEY], ...handlerOptions, ledger });
   const server = createServer(toNodeListener(handler));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -12,6 +12,7 @@ import {
   type StreamAppend,
   type StreamAppendOutcome,
 } from '@tally/core';
+import { checkOptions } from '@tally/core/pure';
 import { memoryConsumers } from './consumers.js';
 
 export { memoryConsumers } from './consumers.js';
@@ -23,7 +24,9 @@ export { memoryConsumers } from './consumers.js';
  * @example
  * const ledger = createLedger({ catalog, store: memoryStore() });
  */
-export function memoryStore(): EventStore {
+export function memoryStore(options: Readonly<Record<string, never>> = {}): EventStore {
+  // It takes no options; one passed anyway (from JavaScript, or a spread) is a mistake said at once.
+  checkOptions(options, {}, { factory: 'memoryStore' });
   const streams = new Map<string, StoredEvent[]>();
   const keys = new Map<string, Map<string, StoredEvent>>();
   const snapshots = new Map<string, Snapshot>();

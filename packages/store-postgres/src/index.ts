@@ -6,6 +6,7 @@ import {
   type EventStore,
   type NewEvent,
 } from '@tally/core';
+import { checkOptions, type OptionRules, oneOf, option, optionRefusal, withMethods } from '@tally/core/pure';
 import type pg from 'pg';
 import { appendManyOnce, appendManyStatement } from './append-many.js';
 import { postgresConsumers } from './consumers.js';
@@ -68,7 +69,9 @@ export interface PostgresStoreOptions {
 
 /**
  * A durable `EventStore` on PostgreSQL 13+, for any number of processes. Each operation is one
- * statement; appends to different streams never wait for each other.
+ * statement; appends to different streams never wait for each other. An unknown key of the
+ * connection or the options, or a bad value, is refused with `invalid_input` naming it, before a pool
+ * is made or a query sent.
  *
  * `close()` ends the pool only if the store made it (from `connectionString`); a pool or PGlite you
  * pass in stays yours to close.
@@ -81,6 +84,11 @@ export function postgresStore(
   connection: PostgresConnection,
   options: PostgresStoreOptions = {},
 ): EventStore {
+  checkConnection(connection);
+  checkOptions(options, POSTGRES_OPTION_RULES, { factory: 'postgresStore' });
+  if (options.shards !== undefined && options.distributed === undefined) {
+    throw optionRefusal('postgresStore', 'shards', "is read only with distributed: 'citus'");
+  }
   const schema = options.schema ?? 'tally';
   const s = quoteSchema(schema);
   const db = toQueryable(connection);
@@ -162,6 +170,44 @@ export function postgresStore(
 
     ...streamRowMethods(db, sql, ensureSchema),
   };
+}
+
+/**
+ * What `postgresStore` accepts, checked before a pool is made or a query sent: a typo such as
+ * `createSchemas: false` would otherwise create the tables a migration was meant to own.
+ */
+const POSTGRES_OPTION_RULES: OptionRules = {
+  schema: {
+    expected: 'a plain identifier (letters, digits, _; at most 63, not starting with a digit)',
+    valid: (v) => typeof v === 'string' && /^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(v),
+  },
+  createSchema: option.boolean,
+  distributed: oneOf('citus'),
+  shards: {
+    expected: 'an integer from 1 to 4096',
+    valid: (v) => Number.isSafeInteger(v) && (v as number) >= 1 && (v as number) <= 4096,
+  },
+};
+
+const CONNECTION_RULES: OptionRules = {
+  connectionString: { ...option.nonEmptyString, secret: true },
+  pool: withMethods('a pg.Pool (with query and end)', ['query', 'end']),
+  pglite: withMethods('a PGlite (with query and exec)', ['query', 'exec']),
+};
+
+/** Exactly one of `connectionString`, `pool`, `pglite`, each what it says. */
+function checkConnection(connection: unknown): void {
+  checkOptions(connection, CONNECTION_RULES, { factory: 'postgresStore', root: 'connection' });
+  const given = Object.keys(CONNECTION_RULES).filter(
+    (key) => (connection as Record<string, unknown>)[key] !== undefined,
+  );
+  if (given.length !== 1) {
+    throw optionRefusal(
+      'postgresStore',
+      'connection',
+      `must hold one of connectionString, pool or pglite, got ${given.length === 0 ? 'none' : given.join(' and ')}`,
+    );
+  }
 }
 
 function toQueryable(connection: PostgresConnection): Queryable {

@@ -7,6 +7,7 @@ import {
   type EventStore,
   type NewEvent,
 } from '@tally/core';
+import { checkOptions, type OptionRules, oneOf, option, required } from '@tally/core/pure';
 import Database from 'better-sqlite3';
 import { batchAppender } from './append-many.js';
 import { sqliteConsumers, sqliteConsumersSchemaSql } from './consumers.js';
@@ -50,7 +51,8 @@ export interface SqliteStoreOptions {
 /**
  * A durable `EventStore` in one SQLite file, for one machine. Several processes may share the
  * file: every write is a `BEGIN IMMEDIATE` transaction, so writers queue (up to `busyTimeoutMs`)
- * and readers never wait (WAL).
+ * and readers never wait (WAL). An unknown option or a bad value is refused with `invalid_input`
+ * naming it, before the file is created.
  *
  * @example
  * const store = sqliteStore({ filename: 'ledger.db' });
@@ -197,18 +199,23 @@ export function sqliteStore(options: SqliteStoreOptions): EventStore {
   };
 }
 
+/**
+ * What `sqliteStore` accepts, checked before the file is opened or created. SQLite reads '' as a
+ * private temporary database deleted on close: for a durable store that is always a mistake (a
+ * missing environment variable, say), so a blank filename is refused.
+ */
+const SQLITE_OPTION_RULES: OptionRules = {
+  filename: required({
+    expected: "the path of a database file, or ':memory:' for one gone on close",
+    valid: option.nonEmptyString.valid,
+  }),
+  synchronous: oneOf('FULL', 'NORMAL'),
+  busyTimeoutMs: option.nonNegativeInteger,
+};
+
 function open(options: SqliteStoreOptions): Database.Database {
-  // SQLite reads '' as a private temporary database deleted on close: for a durable store that is
-  // always a mistake (a missing environment variable, say), so it is refused.
-  if (typeof options.filename !== 'string' || options.filename.trim() === '') {
-    throw new TypeError(
-      "sqliteStore: filename must name a database file, or be ':memory:' for one gone on close",
-    );
-  }
+  checkOptions(options, SQLITE_OPTION_RULES, { factory: 'sqliteStore' });
   const synchronous = options.synchronous ?? 'FULL';
-  if (synchronous !== 'FULL' && synchronous !== 'NORMAL') {
-    throw new TypeError(`synchronous must be 'FULL' or 'NORMAL', got ${String(synchronous)}`);
-  }
   const db = new Database(options.filename, { timeout: options.busyTimeoutMs ?? 5000 });
   try {
     // Positions and versions come back as bigint; the row mappers narrow versions to number.

@@ -8,7 +8,16 @@ import {
   type StoredEvent,
   TallyError,
 } from '@tally/core';
-import { EVENT_TYPES, parseInput, upcast } from '@tally/core/pure';
+import {
+  checkOptions,
+  EVENT_TYPES,
+  eventStoreRule,
+  type OptionRules,
+  option,
+  parseInput,
+  required,
+  upcast,
+} from '@tally/core/pure';
 import { type Backoff, retryDelayMs } from './backoff.js';
 import {
   deliveriesInput,
@@ -119,11 +128,21 @@ export interface Webhooks {
   stop(): Promise<void>;
 }
 
-const positiveInteger = (name: string, value: number): number => {
-  if (!Number.isSafeInteger(value) || value <= 0) {
-    throw new TypeError(`createWebhooks: ${name} must be a positive integer, got ${value}`);
-  }
-  return value;
+/** What `createWebhooks` accepts, checked before anything is read or sent. */
+const WEBHOOKS_OPTION_RULES: OptionRules = {
+  store: required(eventStoreRule),
+  clock: option.function,
+  random: option.function,
+  fetch: option.function,
+  maxAttempts: option.positiveInteger,
+  backoff: {
+    ...option.object,
+    fields: { baseMs: required(option.positiveNumber), maxMs: required(option.positiveNumber) },
+  },
+  timeoutMs: option.positiveInteger,
+  concurrency: option.positiveInteger,
+  rotationGraceSeconds: option.nonNegativeNumber,
+  pollIntervalMs: option.positiveInteger,
 };
 
 /**
@@ -133,6 +152,7 @@ const positiveInteger = (name: string, value: number): number => {
  * mid-delivery leaves a claim that lapses after `timeoutMs`, and the delivery is sent again, with the
  * same event id, by whichever sender runs next. Deliveries to one endpoint keep each customer's order:
  * a customer's later event is not sent before the earlier one has succeeded or been dead-lettered.
+ * An unknown option or a bad value is refused with `invalid_input` naming it, before the store is read.
  *
  * @example
  * import { createProcessor } from '@tally/core';
@@ -144,16 +164,17 @@ const positiveInteger = (name: string, value: number): number => {
  * webhooks.start();
  */
 export function createWebhooks(options: WebhooksOptions): Webhooks {
+  checkOptions(options, WEBHOOKS_OPTION_RULES, { factory: 'createWebhooks' });
   const { store } = options;
   const clock = options.clock ?? (() => new Date());
   const random = options.random ?? Math.random;
   const fetchFn = options.fetch ?? globalThis.fetch;
-  const maxAttempts = positiveInteger('maxAttempts', options.maxAttempts ?? 8);
+  const maxAttempts = options.maxAttempts ?? 8;
   const backoff = options.backoff ?? { baseMs: 10_000, maxMs: 3_600_000 };
-  const timeoutMs = positiveInteger('timeoutMs', options.timeoutMs ?? 10_000);
-  const concurrency = positiveInteger('concurrency', options.concurrency ?? 8);
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const concurrency = options.concurrency ?? 8;
   const graceMs = (options.rotationGraceSeconds ?? 86_400) * 1000;
-  const pollIntervalMs = positiveInteger('pollIntervalMs', options.pollIntervalMs ?? 1_000);
+  const pollIntervalMs = options.pollIntervalMs ?? 1_000;
 
   // One fold of each stream per sender, caught up from where it stopped; the lock keeps two calls of
   // this process from folding the same events twice or deciding on the same version at once.

@@ -1,7 +1,9 @@
 import { isTallyError } from '../errors.js';
 import type { EventStore } from '../event-store.js';
+import { checkOptions, type OptionRules, option, required, withMethods } from '../input/options.js';
 import type { Ledger } from '../ledger/create-ledger.js';
-import { createProcessor, type FeedBatch } from './processor.js';
+import { eventStoreRule } from '../ledger/ledger-options.js';
+import { consumerStoreOf, createProcessor, type FeedBatch } from './processor.js';
 
 /**
  * Puts what has fallen due by `now` into the store, so time-driven facts (a grant expiring, a
@@ -40,6 +42,15 @@ export interface LedgerDueOptions {
   readonly onError?: (error: unknown) => void;
 }
 
+const LEDGER_DUE_OPTION_RULES: OptionRules = {
+  ledger: required(withMethods('a Ledger (createLedger), with settleDue', ['settleDue'])),
+  store: required(eventStoreRule),
+  name: option.nonEmptyString,
+  leaseTtlMs: option.positiveNumber,
+  limit: option.positiveInteger,
+  onError: option.function,
+};
+
 /** Index batches read per `settle`, so one call catching up a long backlog still returns. */
 const INDEX_ROUNDS = 20;
 const CUSTOMER_STREAM = 'customer-';
@@ -62,13 +73,9 @@ const CUSTOMER_STREAM = 'customer-';
  * processor.start();
  */
 export function ledgerDue(options: LedgerDueOptions): DueSource {
+  checkOptions(options, LEDGER_DUE_OPTION_RULES, { factory: 'ledgerDue' });
   const { ledger, store } = options;
-  const consumers = store.consumers;
-  if (consumers === undefined) {
-    throw new TypeError(
-      'this store keeps no consumers (store.consumers): the time index needs one that does',
-    );
-  }
+  const consumers = consumerStoreOf(store, 'ledgerDue');
   const limit = options.limit ?? 100;
   const onError = options.onError ?? (() => {});
 
@@ -76,12 +83,12 @@ export function ledgerDue(options: LedgerDueOptions): DueSource {
     try {
       const result = await ledger.settleDue({ customerId: streamId.slice(CUSTOMER_STREAM.length) });
       const dueAtMs = result.nextDueAt === null ? null : Date.parse(result.nextDueAt);
-      await consumers!.setDue({ streamId, version: result.version, dueAtMs });
+      await consumers.setDue({ streamId, version: result.version, dueAtMs });
       return result.settled;
     } catch (error) {
       // A stream named like a customer's that holds no customer has nothing scheduled.
       if (isTallyError(error) && error.code === 'unknown_customer') {
-        await consumers!.setDue({ streamId, version: seenVersion, dueAtMs: null });
+        await consumers.setDue({ streamId, version: seenVersion, dueAtMs: null });
         return 0;
       }
       // A store that failed or a customer that kept changing: the batch is tried again. A customer

@@ -1,6 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { ConsumerStore } from '../consumer-store.js';
 import { type EventStore, partitionsOf, type StoredEvent } from '../event-store.js';
+import {
+  checkOptions,
+  type OptionRule,
+  type OptionRules,
+  option,
+  optionRefusal,
+  required,
+  withMethods,
+} from '../input/options.js';
+import { eventStoreRule } from '../ledger/ledger-options.js';
 import type { DueSource } from './due.js';
 
 /**
@@ -99,7 +109,8 @@ const DEFAULTS = {
  * A consumer of the store's global order: it reads each partition from its stored checkpoint, hands
  * the events to `handle` in order (per customer and within each partition), saves the checkpoint
  * after `handle` resolves, and never skips an event. One instance per `name` runs at a time across
- * processes (a lease in the store); the others wait and take over when it stops or dies.
+ * processes (a lease in the store); the others wait and take over when it stops or dies. An unknown
+ * option or a bad value is refused with `invalid_input` naming it (`pollInterval.min`).
  *
  * @example
  * const processor = createProcessor({
@@ -113,14 +124,13 @@ const DEFAULTS = {
  * processor.start();
  */
 export function createProcessor(options: ProcessorOptions): Processor {
+  checkOptions(options, PROCESSOR_OPTION_RULES, { factory: 'createProcessor' });
   const { store, name, handle } = options;
-  const consumers = consumerStoreOf(store);
-  if (typeof name !== 'string' || name === '')
-    throw new TypeError('processor name must be a non-empty string');
-  const batchSize = positive(options.batchSize ?? DEFAULTS.batchSize, 'batchSize');
-  const poll = interval(options.pollInterval ?? DEFAULTS.pollInterval, 'pollInterval');
-  const retry = interval(options.retryInterval ?? DEFAULTS.retryInterval, 'retryInterval');
-  const ttl = positive(options.leaseTtlMs ?? DEFAULTS.leaseTtlMs, 'leaseTtlMs');
+  const consumers = consumerStoreOf(store, 'createProcessor');
+  const batchSize = options.batchSize ?? DEFAULTS.batchSize;
+  const poll = ordered(options.pollInterval ?? DEFAULTS.pollInterval, 'pollInterval');
+  const retry = ordered(options.retryInterval ?? DEFAULTS.retryInterval, 'retryInterval');
+  const ttl = options.leaseTtlMs ?? DEFAULTS.leaseTtlMs;
   const clock = options.clock ?? (() => new Date());
   const holder = options.holder ?? randomUUID();
   const onError = options.onError ?? (() => {});
@@ -250,22 +260,46 @@ export function createProcessor(options: ProcessorOptions): Processor {
   };
 }
 
-function consumerStoreOf(store: EventStore): ConsumerStore {
+/** The store's consumers, or a refusal naming `store` when it keeps none. */
+export function consumerStoreOf(store: EventStore, factory: string): ConsumerStore {
   if (store.consumers === undefined) {
-    throw new TypeError('this store keeps no consumers (store.consumers): the feed needs one that does');
+    throw optionRefusal(
+      factory,
+      'store',
+      'keeps no consumers (store.consumers): the feed needs one that does (memory, SQLite, Postgres)',
+    );
   }
   return store.consumers;
 }
 
-function positive(value: number, what: string): number {
-  if (!Number.isFinite(value) || value <= 0)
-    throw new TypeError(`${what} must be a positive number, got ${value}`);
+/** An interval whose bounds are each valid (see the rules) and in order. */
+function ordered(value: { readonly min: number; readonly max: number }, what: string) {
+  if (value.min > value.max) {
+    throw optionRefusal(
+      'createProcessor',
+      `${what}.min`,
+      `must not exceed ${what}.max (${value.max}), got ${value.min}`,
+    );
+  }
   return value;
 }
 
-function interval(value: { readonly min: number; readonly max: number }, what: string) {
-  positive(value.min, `${what}.min`);
-  positive(value.max, `${what}.max`);
-  if (value.min > value.max) throw new TypeError(`${what}.min must not exceed ${what}.max`);
-  return value;
-}
+const interval: OptionRule = {
+  ...option.object,
+  fields: { min: required(option.positiveNumber), max: required(option.positiveNumber) },
+};
+
+/** What `createProcessor` accepts; `ledgerDue` passes its own subset through. */
+const PROCESSOR_OPTION_RULES: OptionRules = {
+  store: required(eventStoreRule),
+  name: required(option.nonEmptyString),
+  handle: required(option.function),
+  batchSize: option.positiveInteger,
+  pollInterval: interval,
+  leaseTtlMs: option.positiveNumber,
+  retryInterval: interval,
+  due: withMethods('a DueSource (with settle(now), e.g. ledgerDue(…))', ['settle']),
+  clock: option.function,
+  holder: option.nonEmptyString,
+  onError: option.function,
+};

@@ -1,5 +1,6 @@
 import type { Money } from '../catalog/index.js';
 import type { StoredEvent } from '../event-store.js';
+import { checkOptions, type OptionRules, option, required, withMethods } from '../input/options.js';
 import type { Ledger } from './create-ledger.js';
 
 /**
@@ -47,6 +48,21 @@ export interface AutoTopUpOutcome {
   readonly error: string | null;
 }
 
+/** What the executor needs of a ledger: the calls it makes. */
+const executorLedger = withMethods('a Ledger (createLedger)', [
+  'evaluateAlerts',
+  'completeAutoTopUp',
+  'failAutoTopUp',
+]);
+const HANDLER_OPTION_RULES: OptionRules = {
+  ledger: required(executorLedger),
+  purchase: required(option.function),
+};
+const RUN_OPTION_RULES: OptionRules = {
+  ...HANDLER_OPTION_RULES,
+  customerId: required(option.nonEmptyString),
+};
+
 /**
  * Carries out a customer's requested auto top-ups: stores what fell due (a request time alone made),
  * then for each request in flight that is not waiting out a backoff, calls `purchase` with the
@@ -63,6 +79,7 @@ export async function runAutoTopUps(options: {
   readonly purchase: (request: PurchaseRequest) => Promise<Purchased>;
   readonly customerId: string;
 }): Promise<AutoTopUpOutcome[]> {
+  checkOptions(options, RUN_OPTION_RULES, { factory: 'runAutoTopUps' });
   const { ledger, purchase, customerId } = options;
   const { autoTopUps } = await ledger.evaluateAlerts({ customerId });
   const outcomes: AutoTopUpOutcome[] = [];
@@ -123,6 +140,7 @@ export function autoTopUpHandler(options: {
   readonly ledger: Ledger;
   readonly purchase: (request: PurchaseRequest) => Promise<Purchased>;
 }): (batch: { readonly events: readonly StoredEvent[] }) => Promise<void> {
+  checkOptions(options, HANDLER_OPTION_RULES, { factory: 'autoTopUpHandler' });
   const wakes = new Set(['auto_top_up_requested', 'auto_top_up_failed', 'auto_top_up_set']);
   return async (batch) => {
     const customers = new Set<string>();

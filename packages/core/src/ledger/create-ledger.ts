@@ -44,6 +44,7 @@ import {
   statementPages,
 } from './entry-pages.js';
 import { csvHeader, csvLine, ndjsonLine } from './export-format.js';
+import { checkLedgerOptions } from './ledger-options.js';
 import { racePolicy } from './lost-races.js';
 import * as read from './read-inputs.js';
 import { type ExportInput, exportInput, type UsageSummaryInput, usageSummaryInput } from './report-inputs.js';
@@ -56,7 +57,9 @@ import { Writer } from './writer.js';
  * What `createLedger` needs: the store that keeps the events and, for a catalog defined in code, that
  * catalog. Without `catalog` the ledger keeps its catalog in the store, built and changed through its
  * catalog methods (`defineCurrency`, `definePlan`…) and seen by every process on the store. The rest
- * have defaults: clock and ids are for tests, the sizes tune memory and replay time.
+ * have defaults: clock and ids are for tests, the sizes tune memory and replay time. An option it
+ * does not know (a typo such as `snapshotEvry`) or a bad value is refused with `invalid_input` naming
+ * the option, before anything is opened.
  *
  * @example
  * const ledger = createLedger({
@@ -80,7 +83,7 @@ export interface LedgerOptions {
    * replay (`corrupt_stream`).
    */
   readonly ids?: (kind: IdKind) => string;
-  /** Write a snapshot every this many events per customer; default 100. */
+  /** Write a snapshot every this many events per customer, a positive integer (`Infinity`: never); default 100. */
   readonly snapshotEvery?: number;
   /**
    * Most appends one write tries while other processes keep winning the race, a positive integer;
@@ -94,7 +97,7 @@ export interface LedgerOptions {
    * first lost race. A finite number ≥ 0.
    */
   readonly conflictRetryMs?: number;
-  /** Customers whose folded state stays in memory; default 10,000. */
+  /** Customers whose folded state stays in memory, an integer ≥ 0 (`Infinity`: no limit); default 10,000. */
   readonly cacheSize?: number;
 }
 
@@ -284,6 +287,7 @@ export const DEFAULT_SNAPSHOT_EVERY = 100;
  * await ledger.createCustomer({ customerId: 'cus_123' });
  */
 export function createLedger(options: LedgerOptions): Ledger {
+  checkLedgerOptions(options);
   const { store } = options;
   const clock = options.clock ?? (() => new Date());
   const newId = options.ids ?? ulidIds();

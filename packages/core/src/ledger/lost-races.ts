@@ -7,7 +7,6 @@
  * and handed the caller a `concurrency_conflict` although the customer was only busy. Time is what a
  * caller can wait; the number of tries that fit in it depends on the machine.
  */
-import { TallyError } from '../errors.js';
 
 /** When a write stops retrying lost races. */
 export interface RacePolicy {
@@ -72,36 +71,13 @@ export class LostRaces {
 /** How long a write retries lost races by default: a hot customer shared by several processes is busy, not broken. */
 export const DEFAULT_CONFLICT_RETRY_MS = 2_000;
 
-/** The retry options of `createLedger`, checked: a bad value is refused before anything is opened. */
+/** The retry options of `createLedger` (checked with its other options, in `ledger-options.ts`) as a policy. */
 export function racePolicy(options: {
   readonly maxAttempts?: number | undefined;
   readonly conflictRetryMs?: number | undefined;
 }): RacePolicy {
-  const { maxAttempts, conflictRetryMs } = options;
-  if (maxAttempts !== undefined && (!Number.isSafeInteger(maxAttempts) || maxAttempts < 1)) {
-    throw new TallyError(
-      'invalid_input',
-      `maxAttempts must be a positive integer, got ${shown(maxAttempts)}`,
-      {
-        field: 'maxAttempts',
-      },
-    );
-  }
-  if (
-    conflictRetryMs !== undefined &&
-    (typeof conflictRetryMs !== 'number' || !Number.isFinite(conflictRetryMs) || conflictRetryMs < 0)
-  ) {
-    throw new TallyError(
-      'invalid_input',
-      `conflictRetryMs must be a finite number of ms ≥ 0, got ${shown(conflictRetryMs)}`,
-      { field: 'conflictRetryMs' },
-    );
-  }
   return {
-    maxAttempts: maxAttempts ?? Number.POSITIVE_INFINITY,
-    retryMs: conflictRetryMs ?? DEFAULT_CONFLICT_RETRY_MS,
+    maxAttempts: options.maxAttempts ?? Number.POSITIVE_INFINITY,
+    retryMs: options.conflictRetryMs ?? DEFAULT_CONFLICT_RETRY_MS,
   };
 }
-
-/** A refused value in its message: a number as written, anything else by its type (never throws). */
-const shown = (value: unknown): string => (typeof value === 'number' ? String(value) : typeof value);
