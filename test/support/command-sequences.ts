@@ -850,7 +850,8 @@ export async function runSequence(
  */
 function checkAlerts(events: readonly StoredEvent[], customerId: string, where: string): void {
   const below = new Map<string, boolean>();
-  const noticed = new Set<string>();
+  /** Grants noticed under the alert now set, by currency: an alert removed and set anew notices afresh. */
+  const noticed = new Map<string, string>();
   const inFlight = new Map<string, string>();
   const purchases = new Set<string>();
   const completedPayments = new Set<string>();
@@ -858,6 +859,10 @@ function checkAlerts(events: readonly StoredEvent[], customerId: string, where: 
     if (stored.streamId !== `customer-${customerId}`) continue;
     const e = upcast(stored);
     if (e.type === 'balance_alert_set') {
+      if (e.data.thresholds.length === 0 && e.data.expiringWithinMs === null) {
+        for (const [grantId, currency] of [...noticed])
+          if (currency === e.data.currency) noticed.delete(grantId);
+      }
       for (const key of [...below.keys()]) if (key.startsWith(`${e.data.currency}/`)) below.delete(key);
       for (const t of e.data.thresholds)
         below.set(`${e.data.currency}/${t.key}`, e.data.below.includes(t.key));
@@ -897,7 +902,7 @@ function checkAlerts(events: readonly StoredEvent[], customerId: string, where: 
       purchases.add(e.data.grantId);
     } else if (e.type === 'credits_expiring') {
       ok(!noticed.has(e.data.grantId), `${where}: ${e.data.grantId} noticed twice`);
-      noticed.add(e.data.grantId);
+      noticed.set(e.data.grantId, e.data.currency);
       ok(e.at < e.data.expiresAt, `${where}: notice of ${e.data.grantId} at or after its expiry`);
     }
   }

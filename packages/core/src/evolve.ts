@@ -100,9 +100,10 @@ export function applyEvent(state: CustomerState, event: RecordedEvent): Customer
           state.recalled.grants.delete(grant.grantId);
           state.grants.set(grant.grantId, grant);
           acc.live.push(grant);
-          if (grant.noticedWhenSpent === true) {
+          if (grant.noticedWhenSpent !== undefined) {
+            const rule = state.alerts.get(grant.currency);
+            if (rule?.since === grant.noticedWhenSpent) rule.noticed.add(grant.grantId);
             delete grant.noticedWhenSpent;
-            state.alerts.get(grant.currency)?.noticed.add(grant.grantId);
           }
         }
       }
@@ -213,7 +214,7 @@ export function applyEvent(state: CustomerState, event: RecordedEvent): Customer
     case 'balance_alert_triggered':
     case 'balance_alert_rearmed':
     case 'credits_expiring': {
-      const problem = applyAlertEvent(state.alerts, event);
+      const problem = applyAlertEvent(state.alerts, event, event.id);
       if (problem !== null) corrupt(event, problem);
       break;
     }
@@ -284,10 +285,13 @@ function spend(state: CustomerState, event: RecordedEvent, grant: GrantState, am
  * reversal changes it again, so reads and writes need not walk or copy it.
  */
 function retire(state: CustomerState, grant: GrantState): void {
-  const noticed = state.alerts.get(grant.currency)?.noticed;
+  const rule = state.alerts.get(grant.currency);
   // The alert keeps notices only of grants in play. A spent grant can come back through a reversal,
-  // so it carries its notice with it: brought back, it is not noticed a second time.
-  if (noticed?.delete(grant.grantId) === true && grant.status === 'active') grant.noticedWhenSpent = true;
+  // so it carries its notice with it, naming the alert that gave it: brought back while that alert
+  // is still set, it is not noticed a second time.
+  if (rule?.noticed.delete(grant.grantId) === true && grant.status === 'active') {
+    grant.noticedWhenSpent = rule.since;
+  }
   if (state.grants.get(grant.grantId) !== grant) {
     state.recalled.grants.set(grant.grantId, grant);
     return;

@@ -182,10 +182,11 @@ export interface GrantState {
   /** When it expired or was voided. */
   endedAt: string | null;
   /**
-   * Set while a spent grant is out of play if its `credits_expiring` had been recorded, so a reversal
-   * that brings it back does not record it again; never set on a grant in play.
+   * Set while a spent grant is out of play if its `credits_expiring` had been recorded: the `since` of
+   * the alert that noticed it, so a reversal that brings it back under that alert does not record it
+   * again (an alert removed and set anew notices it afresh). Never set on a grant in play.
    */
-  noticedWhenSpent?: boolean;
+  noticedWhenSpent?: string;
 }
 
 /**
@@ -336,9 +337,10 @@ export function recall(
  * Shape version of `toSnapshotState`'s output; bump it when the state shape changes. A snapshot is a
  * cache: one of another version is ignored and the stream replayed (the next snapshot replaces it),
  * never migrated. 4: only what is in play, per-feature carries, scopes and payments. 5: the deferred
- * statement lines. 6: balance alerts, the credit granted in the cycle and auto top-ups.
+ * statement lines. 6: balance alerts, the credit granted in the cycle and auto top-ups. 7: the alert's
+ * `since`.
  */
-export const STATE_SCHEMA_VERSION = 6;
+export const STATE_SCHEMA_VERSION = 7;
 
 interface SnapshotShape {
   customer: CustomerInfo | null;

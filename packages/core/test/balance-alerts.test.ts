@@ -221,6 +221,29 @@ describe('balance alerts', () => {
     },
   );
 
+  test('a spent grant brought back after its alert was removed and set anew is noticed by the new alert', async () => {
+    const s = setup();
+    await customerWith(s);
+    const alert = { customerId: 'cus_1', currency: 'credits', thresholds: [], expiringWithin: DAY };
+    await s.ledger.setBalanceAlert(alert);
+    const { grantId } = await s.ledger.grant({
+      customerId: 'cus_1',
+      currency: 'credits',
+      amount: '10',
+      expiresAt: iso(T0 + HOUR),
+    });
+    const usage = await s.ledger.trackUsage({ customerId: 'cus_1', feature: 'ai-generation', quantity: 1 });
+    await s.ledger.setBalanceAlert({ ...alert, expiringWithin: null });
+    s.clock.set(T0 + 1_000);
+    await s.ledger.setBalanceAlert(alert);
+    await s.ledger.reverseUsage({ customerId: 'cus_1', usageId: usage.usageId });
+    expect(described(await streamOf(s))).toEqual([
+      ['credits_expiring', grantId, iso(T0)],
+      ['credits_expiring', grantId, iso(T0 + 1_000)],
+    ]);
+    expect((await s.cold().grants({ customerId: 'cus_1' })).map((g) => g.remaining)).toEqual(['10']);
+  });
+
   test('a grant becoming effective re-arms at its instant, so the next fall fires again', async () => {
     const s = setup();
     await customerWith(s);

@@ -16,10 +16,19 @@ export interface AlertRuleState {
   readonly below: Set<string>;
   /** Grants in play whose `credits_expiring` is recorded. */
   readonly noticed: Set<string>;
+  /**
+   * The id of the `balance_alert_set` that first set this alert: kept when the alert is replaced, new
+   * once it has been removed and set again. A spent grant's notice belongs to it (see `retire`).
+   */
+  readonly since: string;
 }
 
-/** Folds an alert event into the alerts by currency, in place. */
-export function applyAlertEvent(alerts: Map<string, AlertRuleState>, event: AlertEvent): string | null {
+/** Folds an alert event (`eventId` its id) into the alerts by currency, in place. */
+export function applyAlertEvent(
+  alerts: Map<string, AlertRuleState>,
+  event: AlertEvent,
+  eventId: string,
+): string | null {
   const { data } = event;
   switch (event.type) {
     case 'balance_alert_set': {
@@ -35,6 +44,7 @@ export function applyAlertEvent(alerts: Map<string, AlertRuleState>, event: Aler
         below: new Set(d.below),
         // A grant noticed under the old settings is not noticed twice.
         noticed: alerts.get(d.currency)?.noticed ?? new Set(),
+        since: alerts.get(d.currency)?.since ?? eventId,
       });
       return null;
     }
@@ -71,6 +81,7 @@ export interface AlertRuleSnapshot {
   readonly expiringWithinMs: number | null;
   readonly below: readonly string[];
   readonly noticed: readonly string[];
+  readonly since: string;
 }
 
 export const alertsToSnapshot = (alerts: ReadonlyMap<string, AlertRuleState>): AlertRuleSnapshot[] =>

@@ -23,9 +23,11 @@ interface Pending {
  * Group commit across streams: appends that arrive together (in the same turn of the event loop, or
  * while a batch is in flight) go to the store as one `appendMany`, one transaction and one fsync for
  * all, each still answered with its own outcome. One batch is in flight at a time; what arrives
- * meanwhile is the next batch. A lone writer is not held back: its append goes at once, alone, through
- * `append`, unless the last batch had company, other writers are busy (`busy`), or the last store
- * call blocked the event loop (`blocked`), when waiting one turn lets the others join.
+ * meanwhile is the next batch. A lone writer on a store that answers asynchronously is not held back:
+ * its append goes at once, alone, through `append`, unless the last batch had company or other writers
+ * are busy (`busy`). After a store call that blocked the event loop (`blocked`: on SQLite with
+ * `synchronous: 'FULL'` that is every commit, since the fsync runs inside the call) an append waits one
+ * turn so the callers read meanwhile join it; a lone writer there pays that one turn.
  */
 export class GroupCommit {
   private pending: Pending[] = [];
