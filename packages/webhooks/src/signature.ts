@@ -1,4 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { TallyError } from '@tally/core';
+import { checkOptions, type OptionRules, option } from '@tally/core/pure';
 
 /**
  * Stripe-style signatures: the sender signs `"<t>.<body>"` with HMAC-SHA256 under the endpoint's
@@ -45,10 +47,17 @@ export function signatureHeader(
   secrets: readonly string[],
   timestamp: number,
 ): string {
+  checkBody('signatureHeader', body);
+  checkSecrets('signatureHeader', 'secrets', secrets);
   if (!Number.isSafeInteger(timestamp) || timestamp < 0) {
-    throw new TypeError(`signatureHeader: timestamp must be whole unix seconds, got ${timestamp}`);
+    throw new TallyError(
+      'invalid_input',
+      `signatureHeader: timestamp must be whole unix seconds, got ${shown(timestamp)}`,
+      {
+        field: 'timestamp',
+      },
+    );
   }
-  if (secrets.length === 0) throw new TypeError('signatureHeader: at least one secret is needed');
   return [`t=${timestamp}`, ...secrets.map((secret) => `v1=${hmac(secret, timestamp, body)}`)].join(',');
 }
 
@@ -123,7 +132,9 @@ export interface WebhookEvent {
  * timestamp is within `toleranceSeconds` of now, and one of its `v1` signatures is the HMAC of
  * `"<t>.<body>"` under `secret` (or under one of several secrets, while rotating). Signatures are
  * compared in constant time. Pass the body exactly as received (the raw bytes or text, not re-encoded
- * JSON). Returns the parsed event; throws {@link WebhookVerificationError} otherwise.
+ * JSON). Returns the parsed event; throws {@link WebhookVerificationError} otherwise, and `TallyError`
+ * `invalid_input` naming the argument for a mistake in the call itself (an unknown option, a body
+ * that is not a string or bytes, an empty secret).
  *
  * Within the tolerance a captured delivery could be sent again: deduplicate on the event's `id`
  * (the `Tally-Event-Id` header), which the sender keeps across retries.
@@ -145,14 +156,11 @@ export function verifyWebhook(
   secret: string | readonly string[],
   options: VerifyOptions = {},
 ): WebhookEvent {
-  const tolerance = options.toleranceSeconds ?? 300;
-  if (!Number.isFinite(tolerance) || tolerance < 0) {
-    throw new TypeError(`verifyWebhook: toleranceSeconds must be a non-negative number, got ${tolerance}`);
-  }
+  checkOptions(options, VERIFY_OPTION_RULES, { factory: 'verifyWebhook' });
+  checkBody('verifyWebhook', body);
   const secrets = typeof secret === 'string' ? [secret] : secret;
-  if (secrets.length === 0 || secrets.some((s) => typeof s !== 'string' || s === '')) {
-    throw new TypeError('verifyWebhook: secret must be a non-empty string (or a list of them)');
-  }
+  checkSecrets('verifyWebhook', 'secret', secrets);
+  const tolerance = options.toleranceSeconds ?? 300;
   if (header === null || header === undefined || header.length === 0) {
     throw new WebhookVerificationError('missing_header', `no ${SIGNATURE_HEADER} header`);
   }
@@ -164,7 +172,7 @@ export function verifyWebhook(
     header = header[0]!;
   }
   const { timestamp, signatures } = parseHeader(header);
-  const now = Math.floor((options.now?.() ?? new Date()).getTime() / 1000);
+  const now = Math.floor(currentTime(options.now) / 1000);
   // The signatures first: a forged delivery is refused as forged, whatever its timestamp.
   let valid = false;
   for (const key of secrets) {
@@ -187,6 +195,57 @@ export function verifyWebhook(
     );
   }
   return parseEvent(body);
+}
+
+/** What `verifyWebhook` takes as options; anything else is refused, as every factory's options are. */
+const VERIFY_OPTION_RULES: OptionRules = {
+  toleranceSeconds: option.nonNegativeNumber,
+  now: option.function,
+};
+
+/**
+ * Mistakes in the receiver's own code (a parsed body, a missing secret) are `invalid_input` naming
+ * the argument, like every other entry point's; a delivery that fails verification is a
+ * {@link WebhookVerificationError} instead, answered with a 4xx.
+ */
+function checkBody(fn: string, body: unknown): void {
+  if (typeof body !== 'string' && !(body instanceof Uint8Array)) {
+    throw new TallyError(
+      'invalid_input',
+      `${fn}: body must be the raw body as received (a string or bytes), got ${shown(body)}`,
+      { field: 'body' },
+    );
+  }
+}
+
+function checkSecrets(fn: string, field: string, secrets: unknown): void {
+  const valid =
+    Array.isArray(secrets) && secrets.length > 0 && secrets.every((s) => typeof s === 'string' && s !== '');
+  // The message never shows the value: it may be a secret.
+  if (!valid) {
+    throw new TallyError('invalid_input', `${fn}: ${field} must be a non-empty string (or a list of them)`, {
+      field,
+    });
+  }
+}
+
+/** A refused value as a message shows it: numbers as they are, anything else by its type. */
+const shown = (value: unknown): string =>
+  typeof value === 'number' ? String(value) : value === null ? 'null' : typeof value;
+
+function currentTime(now: (() => Date) | undefined): number {
+  if (now === undefined) return Date.now();
+  const date: unknown = now();
+  if (!(date instanceof Date) || Number.isNaN(date.getTime())) {
+    throw new TallyError(
+      'invalid_input',
+      `verifyWebhook: now() must return a valid Date, got ${shown(date)}`,
+      {
+        field: 'now',
+      },
+    );
+  }
+  return date.getTime();
 }
 
 /** The timestamp and the `v1` signatures (32-byte digests) of a header; other schemes are ignored. */

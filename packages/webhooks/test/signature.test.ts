@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { TallyError } from '@tally/core';
 import * as fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fcOptions } from '../../../test/support/fast-check.js';
@@ -62,6 +63,55 @@ describe('verifyWebhook', () => {
     // Re-dating a captured delivery breaks its signature: the timestamp is part of what is signed.
     const captured = at(-3600);
     expect(outcome(BODY, captured.replace(`t=${T - 3600}`, `t=${T}`))).toBe('no_valid_signature');
+  });
+
+  it("refuses the receiver's own mistakes with invalid_input naming the argument, never showing a secret", () => {
+    const header = signatureHeader(BODY, [SECRET], T);
+    /** The field of the invalid_input refusal, or what happened instead. */
+    const refusal = (call: () => unknown): string => {
+      try {
+        call();
+        return 'accepted';
+      } catch (error) {
+        if (!(error instanceof TallyError)) return `not a TallyError: ${String(error)}`;
+        expect(error.code).toBe('invalid_input');
+        expect(error.message).not.toContain(SECRET);
+        return error.field ?? 'no field';
+      }
+    };
+    // Options: an unknown one (a typo leaving the default tolerance in force) and bad values.
+    const verify = (options: unknown, secret: unknown = SECRET, body: unknown = BODY) =>
+      refusal(() => verifyWebhook(body as string, header, secret as string, options as { now: () => Date }));
+    expect(verify({ now, tolerance: 60 })).toBe('tolerance');
+    expect(verify({ now, toleranceSeconds: -1 })).toBe('toleranceSeconds');
+    expect(verify({ now, toleranceSeconds: Number.NaN })).toBe('toleranceSeconds');
+    expect(verify({ now, toleranceSeconds: '300' })).toBe('toleranceSeconds');
+    expect(verify({ now: NOW })).toBe('now');
+    expect(verify({ now: () => 'today' })).toBe('now');
+    expect(verify({ now: () => new Date('nope') })).toBe('now');
+    expect(verify(null)).toBe('options');
+    // The secret and the body.
+    expect(verify({ now }, '')).toBe('secret');
+    expect(verify({ now }, [])).toBe('secret');
+    expect(verify({ now }, [SECRET, ''])).toBe('secret');
+    expect(verify({ now }, [SECRET, 42])).toBe('secret');
+    expect(verify({ now }, null)).toBe('secret');
+    expect(verify({ now }, SECRET, JSON.parse(BODY))).toBe('body');
+    expect(verify({ now }, SECRET, null)).toBe('body');
+    // The sender's helper, likewise.
+    const sign = (body: unknown, secrets: unknown, timestamp: unknown) =>
+      refusal(() => signatureHeader(body as string, secrets as string[], timestamp as number));
+    expect(sign(BODY, [], T)).toBe('secrets');
+    expect(sign(BODY, [''], T)).toBe('secrets');
+    expect(sign(BODY, SECRET, T)).toBe('secrets');
+    expect(sign(BODY, [SECRET], T + 0.5)).toBe('timestamp');
+    expect(sign(BODY, [SECRET], -1)).toBe('timestamp');
+    expect(sign(BODY, [SECRET], `${T}`)).toBe('timestamp');
+    expect(sign({ id: 'evt_1' }, [SECRET], T)).toBe('body');
+    // Valid calls still pass.
+    expect(verify({ now, toleranceSeconds: 0 })).toBe('accepted');
+    expect(verify({ now }, [SECRET])).toBe('accepted');
+    expect(sign(new Uint8Array([123, 125]), [SECRET], 0)).toBe('accepted');
   });
 
   it('accepts any of several v1 signatures and any of several secrets (rotation)', () => {
