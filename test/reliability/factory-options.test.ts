@@ -18,7 +18,7 @@ import {
 } from '@tally/core';
 import { createCustomerToken, createHttpHandler } from '@tally/http';
 import { memoryStore } from '@tally/store-memory';
-import { postgresStore } from '@tally/store-postgres';
+import { citusSchemaSql, postgresSchemaSql, postgresStore } from '@tally/store-postgres';
 import { sqliteStore } from '@tally/store-sqlite';
 import { createWebhooks } from '@tally/webhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -378,6 +378,28 @@ describe('every public factory refuses bad options, naming the option, and opens
     ]) {
       expect((await refusalOf(run)).message).not.toContain('hunter2');
     }
+  });
+});
+
+describe('the schema scripts for your own migrations refuse like the store does', () => {
+  it('refuses a schema name that is not a plain identifier, and a shard count Citus cannot make', async () => {
+    for (const schema of ['tally; DROP TABLE x', '', '1tally', 'a'.repeat(64), 7]) {
+      for (const script of [postgresSchemaSql, citusSchemaSql]) {
+        expect(await refusalOf(() => script(schema as string))).toMatchObject({
+          code: 'invalid_input',
+          field: 'schema',
+        });
+      }
+    }
+    for (const shards of [0, 4097, 1.5, '8']) {
+      expect(await refusalOf(() => citusSchemaSql('tally', shards as number))).toMatchObject({
+        code: 'invalid_input',
+        field: 'shards',
+        message: expect.stringContaining('citusSchemaSql'),
+      });
+    }
+    expect(postgresSchemaSql('billing')).toContain('"billing".events');
+    expect(citusSchemaSql('billing', 4096)).toContain('shard_count => 4096');
   });
 });
 

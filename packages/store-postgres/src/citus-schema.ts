@@ -3,7 +3,14 @@
  * stream is distributed by `stream_id` and colocated with `events`, so everything one command
  * touches lives in one shard group, on one worker.
  */
-import { POSITIONS_PER_TRANSACTION, quoteSchema } from './schema.js';
+import { checkOptions, type OptionRule, required } from '@tally/core/pure';
+import { POSITIONS_PER_TRANSACTION, SCHEMA_RULE } from './schema.js';
+
+/** Citus' own bound on a colocation group's shard count. */
+export const SHARDS_RULE: OptionRule = {
+  expected: 'an integer from 1 to 4096',
+  valid: (v) => Number.isSafeInteger(v) && (v as number) >= 1 && (v as number) <= 4096,
+};
 
 /**
  * The SQLSTATE of a call that reached a worker no longer holding the shard: the coordinator routed
@@ -27,10 +34,12 @@ export const NOT_HERE = 'TA001';
  * const store = postgresStore({ pool }, { schema: 'billing', distributed: 'citus', createSchema: false });
  */
 export function citusSchemaSql(schema = 'tally', shards?: number): string {
-  const s = quoteSchema(schema);
-  if (shards !== undefined && !(Number.isSafeInteger(shards) && shards > 0 && shards <= 4096)) {
-    throw new TypeError(`shards must be an integer from 1 to 4096, got ${shards}`);
-  }
+  checkOptions(
+    { schema, shards },
+    { schema: required(SCHEMA_RULE), shards: SHARDS_RULE },
+    { factory: 'citusSchemaSql' },
+  );
+  const s = `"${schema}"`;
   const shardCount = shards === undefined ? '' : `, shard_count => ${shards}`;
   const distributed = (table: string) =>
     `NOT EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = '${s}.${table}'::regclass)`;

@@ -29,7 +29,7 @@ export function citusStore(
   schema: string,
   options: { readonly createSchema?: boolean; readonly shards?: number },
 ): EventStore {
-  const s = quoteSchema(schema);
+  const s = quoteSchema(schema, 'postgresStore');
   const sql = citusStatements(s);
   const ddl = citusSchemaSql(schema, options.shards);
 

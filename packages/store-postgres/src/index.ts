@@ -9,6 +9,7 @@ import {
 import { checkOptions, type OptionRules, oneOf, option, optionRefusal, withMethods } from '@tally/core/pure';
 import type pg from 'pg';
 import { appendManyOnce, appendManyStatement } from './append-many.js';
+import { SHARDS_RULE } from './citus-schema.js';
 import { postgresConsumers } from './consumers.js';
 import { citusStore } from './distributed.js';
 import {
@@ -20,11 +21,12 @@ import {
   type Queryable,
 } from './queryable.js';
 import { EVENT_COLUMNS, type EventRow, toColumns, toStoredEvent } from './rows.js';
-import { createSchemaScript, POSITIONS_PER_TRANSACTION, quoteSchema } from './schema.js';
+import { createSchemaScript, POSITIONS_PER_TRANSACTION, quoteSchema, SCHEMA_RULE } from './schema.js';
 import { streamRowMethods, streamRowStatements } from './stream-rows.js';
 import { explainUniqueViolation } from './unique-violation.js';
 
 export { citusSchemaSql } from './citus-schema.js';
+
 export type { PGliteLike } from './queryable.js';
 export { POSITIONS_PER_TRANSACTION, postgresSchemaSql } from './schema.js';
 
@@ -90,7 +92,7 @@ export function postgresStore(
     throw optionRefusal('postgresStore', 'shards', "is read only with distributed: 'citus'");
   }
   const schema = options.schema ?? 'tally';
-  const s = quoteSchema(schema);
+  const s = quoteSchema(schema, 'postgresStore');
   const db = toQueryable(connection);
   if (options.distributed === 'citus') return citusStore(db, schema, options);
   const sql = statements(s);
@@ -177,16 +179,10 @@ export function postgresStore(
  * `createSchemas: false` would otherwise create the tables a migration was meant to own.
  */
 const POSTGRES_OPTION_RULES: OptionRules = {
-  schema: {
-    expected: 'a plain identifier (letters, digits, _; at most 63, not starting with a digit)',
-    valid: (v) => typeof v === 'string' && /^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(v),
-  },
+  schema: SCHEMA_RULE,
   createSchema: option.boolean,
   distributed: oneOf('citus'),
-  shards: {
-    expected: 'an integer from 1 to 4096',
-    valid: (v) => Number.isSafeInteger(v) && (v as number) >= 1 && (v as number) <= 4096,
-  },
+  shards: SHARDS_RULE,
 };
 
 const CONNECTION_RULES: OptionRules = {

@@ -1,3 +1,4 @@
+import { checkOptions, type OptionRule, required } from '@tally/core/pure';
 import { consumersSchemaSql } from './consumers.js';
 
 /**
@@ -24,7 +25,7 @@ export const POSITIONS_PER_TRANSACTION = 8192;
  * const store = postgresStore({ pool }, { schema: 'billing', createSchema: false });
  */
 export function postgresSchemaSql(schema = 'tally'): string {
-  const s = quoteSchema(schema);
+  const s = quoteSchema(schema, 'postgresSchemaSql');
   return `
 CREATE SCHEMA IF NOT EXISTS ${s};
 CREATE TABLE IF NOT EXISTS ${s}.events (
@@ -85,9 +86,16 @@ export function createSchemaScript(schema: string): string {
 }
 
 /** A schema name becomes part of SQL text, so only plain identifiers are accepted. */
-export function quoteSchema(schema: string): string {
-  if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(schema)) {
-    throw new TypeError(`schema must be a plain identifier (letters, digits, _; at most 63), got ${schema}`);
-  }
+export const SCHEMA_RULE: OptionRule = {
+  expected: 'a plain identifier (letters, digits, _; at most 63, not starting with a digit)',
+  valid: (v) => typeof v === 'string' && /^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(v),
+};
+
+/**
+ * `schema` quoted for SQL text, after `SCHEMA_RULE`: a bad name is `invalid_input` with field
+ * `schema`, whichever public function (`factory`) was handed it.
+ */
+export function quoteSchema(schema: string, factory: string): string {
+  checkOptions({ schema }, { schema: required(SCHEMA_RULE) }, { factory });
   return `"${schema}"`;
 }
