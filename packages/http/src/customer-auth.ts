@@ -7,6 +7,7 @@ import {
   type CustomerTokenAlgorithm,
   MIN_SECRET_BYTES,
   secretBytes,
+  TOKEN_ALGORITHMS,
 } from './customer-token.js';
 
 /**
@@ -35,8 +36,6 @@ export type Caller =
   | { readonly kind: 'secret' }
   | { readonly kind: 'customer'; readonly customerId: string; readonly scopes: ReadonlySet<CustomerScope> };
 
-const ALGORITHMS: readonly string[] = ['HS256', 'HS384', 'HS512'];
-
 /** What the handler's `customerTokens` accepts (the secrets' lengths are checked as they are read). */
 export const CUSTOMER_TOKEN_OPTION_RULES: OptionRules = {
   secret: {
@@ -54,9 +53,11 @@ export const CUSTOMER_TOKEN_OPTION_RULES: OptionRules = {
     valid: (v) => typeof v === 'number' && v >= 0 && v <= 300,
   },
   algorithms: {
-    expected: `a non-empty list of ${ALGORITHMS.join(', ')}`,
+    expected: `a non-empty list of ${TOKEN_ALGORITHMS.join(', ')}`,
     valid: (v) =>
-      Array.isArray(v) && v.length > 0 && v.every((a) => typeof a === 'string' && ALGORITHMS.includes(a)),
+      Array.isArray(v) &&
+      v.length > 0 &&
+      v.every((a) => typeof a === 'string' && TOKEN_ALGORITHMS.includes(a)),
   },
 };
 

@@ -31,6 +31,13 @@ export const CUSTOMER_SCOPES = ['read', 'trackUsage', 'hold', 'captureHold', 're
  */
 export type CustomerTokenAlgorithm = 'HS256' | 'HS384' | 'HS512';
 
+/** Every `CustomerTokenAlgorithm`, for the checks of both sides (signing and verifying). */
+export const TOKEN_ALGORITHMS: readonly string[] = [
+  'HS256',
+  'HS384',
+  'HS512',
+] satisfies readonly CustomerTokenAlgorithm[];
+
 /** The `aud` claim of every customer token, so a JWT the host signs for something else is not one. */
 export const CUSTOMER_TOKEN_AUDIENCE = 'tally';
 
@@ -112,7 +119,6 @@ export function secretBytes(secret: unknown, field: string): Uint8Array {
   return bytes;
 }
 
-const ALGORITHMS: readonly string[] = ['HS256', 'HS384', 'HS512'];
 const KID = /^[\x21-\x7e]{1,64}$/;
 
 /** A signing key's fields (a secret given as a plain string is checked by `secretBytes`). */
@@ -127,8 +133,8 @@ const KEY_RULES: OptionRules = {
     valid: (v) => typeof v === 'string' && new TextEncoder().encode(v).byteLength >= MIN_SECRET_BYTES,
   }),
   algorithm: {
-    expected: `one of ${ALGORITHMS.join(', ')}`,
-    valid: (v) => typeof v === 'string' && ALGORITHMS.includes(v),
+    expected: `one of ${TOKEN_ALGORITHMS.join(', ')}`,
+    valid: (v) => typeof v === 'string' && TOKEN_ALGORITHMS.includes(v),
   },
 };
 
@@ -166,17 +172,8 @@ export async function createCustomerToken(
   const key: CustomerTokenKey =
     typeof secret === 'object' && secret !== null ? secret : { kid: '', secret: secret as string };
   const bytes = secretBytes(key.secret, 'secret');
+  // A key's kid and algorithm were checked by KEY_RULES above; a plain string has neither.
   const algorithm = key.algorithm ?? 'HS256';
-  if (!ALGORITHMS.includes(algorithm)) {
-    throw new TallyError('invalid_input', `secret.algorithm must be one of ${ALGORITHMS.join(', ')}`, {
-      field: 'secret.algorithm',
-    });
-  }
-  if (typeof secret === 'object' && (typeof key.kid !== 'string' || !KID.test(key.kid))) {
-    throw new TallyError('invalid_input', 'secret.kid must be 1-64 printable ASCII characters', {
-      field: 'secret.kid',
-    });
-  }
   const now = options.now ?? new Date();
   const issuedAt = Math.floor(now.getTime() / 1000);
   const lifetime = input.expiresIn === undefined ? DEFAULT_EXPIRES_IN_SECONDS : seconds(input.expiresIn)!;
