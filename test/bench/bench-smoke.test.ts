@@ -112,6 +112,7 @@ describe('BENCH_QUICK=1 bench (CI smoke)', () => {
       expect(text, title).not.toMatch(/failed/);
       if (goals) expect(text, title).toMatch(/^ {3}(MET |MISS) {2}\S.*\(goal [≥≤] \d/m);
     }
+    expect(stdout).toMatch(/miss ÷ warm, 150 events/);
     expect(stdout).toMatch(/cold ÷ warm, 150 events/);
 
     // The run wrote its results where it was told, and only there.

@@ -323,14 +323,34 @@ export function describeEventStoreContract(target: StoreTarget): void {
       for (const events of read) expect(events).toEqual(events.map((e) => byId.get(e.id)));
     });
 
-    it('gives out copies: changing an event after append or after read changes nothing stored', async () => {
+    it('keeps what it stored: changing an event after append or after read changes nothing stored', async () => {
       const original = event('a', 'k');
       const input = { ...original, data: { amount: '1.00', nested: { list: [1, 2] } } };
       await store.append('s-1', [input], { expectedVersion: 0 });
       input.data.nested.list.push(3);
+      const stored = { amount: '1.00', nested: { list: [1, 2] } };
+      // A read is a fresh copy (changing it is allowed) or the stored event frozen (changing it throws).
+      const change = (action: () => void) => {
+        try {
+          action();
+        } catch (error) {
+          expect(error).toBeInstanceOf(TypeError);
+        }
+      };
       const [first] = await store.readStream('s-1');
-      (first!.data as { amount: string }).amount = 'changed';
-      expect((await store.readStream('s-1'))[0]!.data).toEqual({ amount: '1.00', nested: { list: [1, 2] } });
+      change(() => {
+        (first!.data as { amount: string }).amount = 'changed';
+      });
+      change(() => (first!.data as typeof stored).nested.list.push(4));
+      const [all] = await store.readAll();
+      change(() => {
+        (all!.data as { amount: string }).amount = 'changed too';
+      });
+      const found = await store.findByIdempotencyKey('s-1', 'k');
+      change(() => (found!.data as typeof stored).nested.list.pop());
+      expect((await store.readStream('s-1'))[0]!.data).toEqual(stored);
+      expect((await store.readAll())[0]!.data).toEqual(stored);
+      expect((await store.findByIdempotencyKey('s-1', 'k'))!.data).toEqual(stored);
     });
 
     it('keeps the newest snapshot of each stream', async () => {

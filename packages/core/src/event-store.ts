@@ -154,6 +154,9 @@ export const SINGLE_PARTITION = 'all';
 /**
  * Where the ledger keeps its events: append-only streams with optimistic concurrency, idempotency
  * keys unique per stream, a global order and one snapshot per stream. Implement it to store elsewhere.
+ * What a caller hands in or reads out never changes what is stored: a store copies events in, and
+ * reads give fresh objects (a database's rows) or the stored ones deeply frozen (the memory store).
+ * The ledger never changes an event it read.
  *
  * @example
  * const store: EventStore = memoryStore(); // or sqliteStore(...), postgresStore(...)
