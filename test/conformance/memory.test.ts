@@ -1,4 +1,36 @@
+import { memoryStore } from '@tally/store-memory';
+import { describe, expect, it } from 'vitest';
 import { memoryTarget } from '../support/stores.js';
 import { describeEventStoreContract } from './event-store-contract.js';
+import { event } from './helpers.js';
 
 describeEventStoreContract(memoryTarget());
+
+describe('memory store: its own copy, frozen', () => {
+  it('reads hand out the stored events frozen all through', async () => {
+    const store = memoryStore();
+    await store.append('s-1', [{ ...event('a'), data: { nested: { list: [1] } } }], { expectedVersion: 0 });
+    const [read] = await store.readStream('s-1');
+    expect(Object.isFrozen(read)).toBe(true);
+    expect(Object.isFrozen((read!.data as { nested: { list: number[] } }).nested.list)).toBe(true);
+    expect(Object.isFrozen(read!.metadata)).toBe(true);
+  });
+
+  it('refuses a batch holding a value it cannot copy or freeze, storing nothing of it', async () => {
+    const store = memoryStore();
+    await store.append('s-1', [event('a')], { expectedVersion: 0 });
+    for (const bad of [() => 1, new Uint8Array([1, 2])]) {
+      const batch = [event('b'), { ...event('c'), data: { bad } }];
+      await expect(store.append('s-1', batch, { expectedVersion: 1 })).rejects.toBeInstanceOf(Error);
+      await expect(
+        store.appendMany!([
+          { streamId: 's-2', events: [event('d')], expectedVersion: 0 },
+          { streamId: 's-1', events: batch, expectedVersion: 1 },
+        ]),
+      ).rejects.toBeInstanceOf(Error);
+    }
+    expect((await store.readStream('s-1')).map((e) => e.id)).toEqual(['a']);
+    expect(await store.readStream('s-2')).toEqual([]);
+    expect((await store.readAll()).map((e) => e.id)).toEqual(['a']);
+  });
+});

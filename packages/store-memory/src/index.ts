@@ -67,7 +67,8 @@ export function memoryStore(options: Readonly<Record<string, never>> = {}): Even
     for (const event of copies) {
       position += 1n;
       version += 1;
-      const stored: StoredEvent = deepFreeze({ ...event, streamId, version, position });
+      // Its contents were frozen with the copy (`ownCopy`); only this new top level is left.
+      const stored: StoredEvent = Object.freeze({ ...event, streamId, version, position });
       stream.push(stored);
       all.push(stored);
       const key = event.metadata.idempotencyKey;
@@ -89,14 +90,14 @@ export function memoryStore(options: Readonly<Record<string, never>> = {}): Even
       assertAppendable(streamId, events, options);
       // Copy the whole batch before changing anything: structuredClone throws on a value it cannot
       // copy (a function, a symbol), and a throw halfway through must leave nothing of the batch behind.
-      const copies = events.map((event) => structuredClone(event));
+      const copies = events.map(ownCopy);
       check(streamId, copies, options);
       return commit(streamId, copies);
     },
 
     async appendMany(batch: readonly StreamAppend[]): Promise<StreamAppendOutcome[]> {
       assertBatchAppendable(batch);
-      const copies = batch.map((part) => part.events.map((event) => structuredClone(event)));
+      const copies = batch.map((part) => part.events.map(ownCopy));
       // Synchronous from the first check to the last commit: no other append can come in between,
       // which is all a transaction would add here.
       return batch.map((part, i): StreamAppendOutcome => {
@@ -149,6 +150,12 @@ export function memoryStore(options: Readonly<Record<string, never>> = {}): Even
     async close() {},
   };
 }
+
+/**
+ * The store's copy of an event, frozen all through. It throws on a value it cannot copy (a function)
+ * or freeze (a typed array with elements), before anything of the batch is stored.
+ */
+const ownCopy = (event: NewEvent): NewEvent => deepFreeze(structuredClone(event));
 
 /**
  * `value` and everything in it frozen. The store's own copy (from `structuredClone`) is never frozen,

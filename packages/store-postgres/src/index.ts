@@ -26,7 +26,6 @@ import { streamRowMethods, streamRowStatements } from './stream-rows.js';
 import { explainUniqueViolation } from './unique-violation.js';
 
 export { citusSchemaSql } from './citus-schema.js';
-
 export type { PGliteLike } from './queryable.js';
 export { POSITIONS_PER_TRANSACTION, postgresSchemaSql } from './schema.js';
 

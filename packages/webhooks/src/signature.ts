@@ -50,13 +50,8 @@ export function signatureHeader(
   checkBody('signatureHeader', body);
   checkSecrets('signatureHeader', 'secrets', secrets);
   if (!Number.isSafeInteger(timestamp) || timestamp < 0) {
-    throw new TallyError(
-      'invalid_input',
-      `signatureHeader: timestamp must be whole unix seconds, got ${shown(timestamp)}`,
-      {
-        field: 'timestamp',
-      },
-    );
+    const problem = `must be whole unix seconds, got ${shown(timestamp)}`;
+    throw new TallyError('invalid_input', `signatureHeader: timestamp ${problem}`, { field: 'timestamp' });
   }
   return [`t=${timestamp}`, ...secrets.map((secret) => `v1=${hmac(secret, timestamp, body)}`)].join(',');
 }
