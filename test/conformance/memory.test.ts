@@ -16,10 +16,10 @@ describe('memory store: its own copy, frozen', () => {
     expect(Object.isFrozen(read!.metadata)).toBe(true);
   });
 
-  it('refuses a batch holding a value it cannot copy or freeze, storing nothing of it', async () => {
+  it('refuses a batch holding a value it cannot copy or keep unchanged, storing nothing of it', async () => {
     const store = memoryStore();
     await store.append('s-1', [event('a')], { expectedVersion: 0 });
-    for (const bad of [() => 1, new Uint8Array([1, 2])]) {
+    for (const bad of [() => 1, new Uint8Array([1, 2]), new Date(0), new Map([['a', 1]]), new Set([1])]) {
       const batch = [event('b'), { ...event('c'), data: { bad } }];
       await expect(store.append('s-1', batch, { expectedVersion: 1 })).rejects.toBeInstanceOf(Error);
       await expect(

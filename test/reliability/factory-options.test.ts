@@ -375,6 +375,9 @@ describe('every public factory refuses bad options, naming the option, and opens
       () => postgresStore({ connectionString: leaked, pool } as never),
       () => createHttpHandler({ ledger, apiKeys: ['hunter2-short'] }),
       () => createHttpHandler({ ledger, apiKeys: [API_KEY], customerTokens: { secret: 'hunter2-short' } }),
+      // A key passed where the options go (one argument too far): its type is said, not its text.
+      () =>
+        createCustomerToken({ customerId: 'cus_1' }, SECRET, 'hunter2-the-previous-key-0123456789' as never),
     ]) {
       expect((await refusalOf(run)).message).not.toContain('hunter2');
     }

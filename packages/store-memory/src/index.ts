@@ -153,7 +153,9 @@ export function memoryStore(options: Readonly<Record<string, never>> = {}): Even
 
 /**
  * The store's copy of an event, frozen all through. It throws on a value it cannot copy (a function)
- * or freeze (a typed array with elements), before anything of the batch is stored.
+ * or could not keep unchanged once frozen (a `Date`, a `Map`, a typed array: their contents stay
+ * writable), before anything of the batch is stored. Events are JSON values, as the other stores
+ * keep them.
  */
 const ownCopy = (event: NewEvent): NewEvent => deepFreeze(structuredClone(event));
 
@@ -163,6 +165,12 @@ const ownCopy = (event: NewEvent): NewEvent => deepFreeze(structuredClone(event)
  */
 function deepFreeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    const prototype = Object.getPrototypeOf(value);
+    if (prototype !== Object.prototype && prototype !== Array.prototype && prototype !== null) {
+      throw new TypeError(
+        `the memory store keeps JSON values only: ${Object.prototype.toString.call(value)} cannot be stored`,
+      );
+    }
     Object.freeze(value);
     for (const inner of Object.values(value)) deepFreeze(inner);
   }

@@ -90,6 +90,9 @@ describe('verifyWebhook', () => {
     expect(verify({ now: () => 'today' })).toBe('now');
     expect(verify({ now: () => new Date('nope') })).toBe('now');
     expect(verify(null)).toBe('options');
+    // The previous secret passed as a fourth argument while rotating (a list was meant): refused, and
+    // the message names its type, never its text (the helper checks that).
+    expect(verify(SECRET)).toBe('options');
     // The secret and the body.
     expect(verify({ now }, '')).toBe('secret');
     expect(verify({ now }, [])).toBe('secret');
@@ -98,6 +101,8 @@ describe('verifyWebhook', () => {
     expect(verify({ now }, null)).toBe('secret');
     expect(verify({ now }, SECRET, JSON.parse(BODY))).toBe('body');
     expect(verify({ now }, SECRET, null)).toBe('body');
+    // A request without a signature is answered as one, whatever its body was parsed into.
+    expect(outcome(JSON.parse(BODY), undefined)).toBe('missing_header');
     // The sender's helper, likewise.
     const sign = (body: unknown, secrets: unknown, timestamp: unknown) =>
       refusal(() => signatureHeader(body as string, secrets as string[], timestamp as number));

@@ -141,7 +141,10 @@ export function checkOptions(options: unknown, rules: OptionRules, settings: Che
   const at = (name: string) => (prefix === '' ? name : `${prefix}.${name}`);
   if (!isObject(options)) {
     const field = prefix === '' ? (settings.root ?? 'options') : prefix;
-    throw new TallyError('invalid_input', `${factory}: ${field} must be an object, got ${quote(options)}`, {
+    // A string where the options belong may be a secret passed one argument too far (a second webhook
+    // secret, a token key): its type is said, never its text.
+    const got = typeof options === 'string' ? 'a string' : quote(options);
+    throw new TallyError('invalid_input', `${factory}: ${field} must be an object, got ${got}`, {
       field,
     });
   }
