@@ -7,14 +7,44 @@ import { allEntries } from '../../support/statement.js';
  * from the core's fold, so a bug in the core's arithmetic cannot hide behind itself.
  */
 
-/** JSON of everything a store holds, with bigint positions written as text: equal strings, equal stores. */
+/** The stream the fingerprint writes its sentinels to, left out of what it compares. */
+const SENTINEL_STREAM = 'fingerprint-sentinel';
+
+/**
+ * JSON of everything a store holds, with bigint positions written as text: equal strings, equal stores.
+ *
+ * The global order is read up to a horizon on Postgres: an event committed while any transaction on the
+ * server is still open (another suite's, on a shared server) stays out of `readAll` until that one ends,
+ * so two reads of an unchanged store can differ. Each fingerprint appends a sentinel and reads until it
+ * shows: everything committed before it is then in view, and what is compared is what was written, not
+ * how far the horizon had moved. The sentinels are left out.
+ */
 export async function storeFingerprint(
   store: EventStore,
   streamIds: readonly string[] = [],
 ): Promise<string> {
-  const events = await store.readAll();
+  const version = (await store.readStream(SENTINEL_STREAM)).length;
+  const sentinel = {
+    id: `sentinel_${version + 1}`,
+    type: 'fingerprint.sentinel',
+    schemaVersion: 1,
+    at: new Date().toISOString(),
+    data: {},
+    metadata: {},
+  };
+  await store.append(SENTINEL_STREAM, [sentinel], { expectedVersion: version });
+  const deadline = Date.now() + 120_000;
+  let events = await store.readAll();
+  while (!events.some((e) => e.streamId === SENTINEL_STREAM && e.id === sentinel.id)) {
+    if (Date.now() > deadline) throw new Error('the fingerprint sentinel never showed in readAll');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    events = await store.readAll();
+  }
   const snapshots = await Promise.all(streamIds.map((id) => store.readSnapshot(id)));
-  return JSON.stringify({ events, snapshots }, bigintReplacer);
+  return JSON.stringify(
+    { events: events.filter((e) => e.streamId !== SENTINEL_STREAM), snapshots },
+    bigintReplacer,
+  );
 }
 
 export function bigintReplacer(_key: string, value: unknown): unknown {
