@@ -7,6 +7,18 @@ import { event } from './helpers.js';
 describeEventStoreContract(memoryTarget());
 
 describe('memory store: its own copy, frozen', () => {
+  it('keeps its own copy: the caller changing what it appended changes nothing stored', async () => {
+    const store = memoryStore();
+    const data = { nested: { list: [1] }, shared: { n: 1 } };
+    const input = { ...event('a'), data: { ...data, again: data.shared } };
+    await store.append('s-1', [input], { expectedVersion: 0 });
+    data.nested.list.push(2);
+    data.shared.n = 2;
+    const [read] = await store.readStream('s-1');
+    expect(read!.data).toEqual({ nested: { list: [1] }, shared: { n: 1 }, again: { n: 1 } });
+    expect(Object.isFrozen(input.data)).toBe(false);
+  });
+
   it('reads hand out the stored events frozen all through', async () => {
     const store = memoryStore();
     await store.append('s-1', [{ ...event('a'), data: { nested: { list: [1] } } }], { expectedVersion: 0 });
@@ -19,15 +31,26 @@ describe('memory store: its own copy, frozen', () => {
   it('refuses a batch holding a value it cannot copy or keep unchanged, storing nothing of it', async () => {
     const store = memoryStore();
     await store.append('s-1', [event('a')], { expectedVersion: 0 });
-    for (const bad of [() => 1, new Uint8Array([1, 2]), new Date(0), new Map([['a', 1]]), new Set([1])]) {
+    const cyclic: Record<string, unknown> = { list: [] };
+    (cyclic.list as unknown[]).push(cyclic);
+    const bads = [
+      () => 1,
+      Symbol('s'),
+      1n,
+      new Uint8Array([1, 2]),
+      new Date(0),
+      new Map([['a', 1]]),
+      new Set([1]),
+    ];
+    for (const bad of [...bads, cyclic]) {
       const batch = [event('b'), { ...event('c'), data: { bad } }];
-      await expect(store.append('s-1', batch, { expectedVersion: 1 })).rejects.toBeInstanceOf(Error);
+      await expect(store.append('s-1', batch, { expectedVersion: 1 })).rejects.toBeInstanceOf(TypeError);
       await expect(
         store.appendMany!([
           { streamId: 's-2', events: [event('d')], expectedVersion: 0 },
           { streamId: 's-1', events: batch, expectedVersion: 1 },
         ]),
-      ).rejects.toBeInstanceOf(Error);
+      ).rejects.toBeInstanceOf(TypeError);
     }
     expect((await store.readStream('s-1')).map((e) => e.id)).toEqual(['a']);
     expect(await store.readStream('s-2')).toEqual([]);

@@ -25,18 +25,35 @@ const MAX_DUE_INSTANTS = 10_000;
  * const { state, events: due } = advance(fold(events), Date.parse('2025-02-01T00:00:00.000Z'));
  * // due: the expiries, renewals and settlements up to Feb 1 that the stream does not hold yet
  */
-export function advance(
+export function advance(state: CustomerState, toMs: number, options: AdvanceOptions = {}): AdvancedState {
+  return advanceOwned(cloneState(state), toMs, options);
+}
+
+export interface AdvanceOptions {
+  readonly maxEvents?: number;
+  /** The catalog in force: a plan version published for renewals is adopted from it. */
+  readonly catalog?: Catalog;
+}
+
+/** What `advance` answers: the state at `toMs`, the events that made it, and whether all fit. */
+export interface AdvancedState {
+  readonly state: CustomerState;
+  readonly events: RecordedEvent[];
+  readonly complete: boolean;
+}
+
+/**
+ * `advance` on a state the caller owns and gives up: changed in place, no copy. For the writer, which
+ * has just made its own copy of the cached head (one copy per command where there were two).
+ */
+export function advanceOwned(
   state: CustomerState,
   toMs: number,
-  options: {
-    readonly maxEvents?: number;
-    /** The catalog in force: a plan version published for renewals is adopted from it. */
-    readonly catalog?: Catalog;
-  } = {},
-): { state: CustomerState; events: RecordedEvent[]; complete: boolean } {
+  options: AdvanceOptions = {},
+): AdvancedState {
   const maxEvents = options.maxEvents ?? Number.POSITIVE_INFINITY;
   // Every event time makes due has an id of its own, derived from what it is (`grant_…:expired`).
-  const recorder = new Recorder(cloneState(state), { newId: noFreshIds, now: iso(toMs) });
+  const recorder = new Recorder(state, { newId: noFreshIds, now: iso(toMs) });
   // Instants processed so far: a grant becoming effective is due once, even if it settles nothing.
   let processed = Number.NEGATIVE_INFINITY;
   for (let steps = 0; ; steps++) {

@@ -13,7 +13,7 @@
  *
  * @packageDocumentation
  */
-export { advance } from './advance.js';
+export { type AdvancedState, type AdvanceOptions, advance } from './advance.js';
 export { type CatalogChange, catalogInputs, decideCatalog, syncEvents } from './catalog/changes.js';
 export {
   CATALOG_SCHEMA_VERSIONS,

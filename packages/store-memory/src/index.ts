@@ -88,8 +88,8 @@ export function memoryStore(options: Readonly<Record<string, never>> = {}): Even
       options: AppendOptions,
     ): Promise<AppendResult> {
       assertAppendable(streamId, events, options);
-      // Copy the whole batch before changing anything: structuredClone throws on a value it cannot
-      // copy (a function, a symbol), and a throw halfway through must leave nothing of the batch behind.
+      // Copy the whole batch before changing anything: the copy throws on a value it cannot keep (a
+      // function, a Date), and a throw halfway through must leave nothing of the batch behind.
       const copies = events.map(ownCopy);
       check(streamId, copies, options);
       return commit(streamId, copies);
@@ -152,27 +152,45 @@ export function memoryStore(options: Readonly<Record<string, never>> = {}): Even
 }
 
 /**
- * The store's copy of an event, frozen all through. It throws on a value it cannot copy (a function)
- * or could not keep unchanged once frozen (a `Date`, a `Map`, a typed array: their contents stay
- * writable), before anything of the batch is stored. Events are JSON values, as the other stores
- * keep them.
+ * The store's copy of an event, frozen all through. It throws on a value it cannot copy (a function,
+ * a symbol, a bigint) or could not keep unchanged once frozen (a `Date`, a `Map`, a typed array: their
+ * contents stay writable), before anything of the batch is stored. Events are JSON values, as the other
+ * stores keep them.
  */
-const ownCopy = (event: NewEvent): NewEvent => deepFreeze(structuredClone(event));
+const ownCopy = (event: NewEvent): NewEvent => frozenCopy(event, 0) as NewEvent;
+
+/** Deeper than any event: a value nested further is refused (a cyclic one would never end). */
+const MAX_DEPTH = 1_000;
 
 /**
- * `value` and everything in it frozen. The store's own copy (from `structuredClone`) is never frozen,
- * so a frozen object met on the way was reached before (a shared or cyclic reference) and is skipped.
+ * A copy of `value` and everything in it, each level frozen as it is made: one walk, where a
+ * `structuredClone` and then a walk to freeze were two (and the clone 10% of a memory-store command).
  */
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    const prototype = Object.getPrototypeOf(value);
-    if (prototype !== Object.prototype && prototype !== Array.prototype && prototype !== null) {
-      throw new TypeError(
-        `the memory store keeps JSON values only: ${Object.prototype.toString.call(value)} cannot be stored`,
-      );
+function frozenCopy(value: unknown, depth: number): unknown {
+  if (typeof value !== 'object' || value === null) {
+    if (typeof value === 'function' || typeof value === 'symbol' || typeof value === 'bigint') {
+      throw new TypeError(`the memory store keeps JSON values only: a ${typeof value} cannot be stored`);
     }
-    Object.freeze(value);
-    for (const inner of Object.values(value)) deepFreeze(inner);
+    return value;
   }
-  return value;
+  if (depth >= MAX_DEPTH) {
+    throw new TypeError(`the memory store keeps values nested at most ${MAX_DEPTH} deep (or one is cyclic)`);
+  }
+  const prototype = Object.getPrototypeOf(value);
+  if (prototype === Array.prototype) {
+    const list = value as readonly unknown[];
+    const copy = new Array<unknown>(list.length);
+    for (let i = 0; i < list.length; i++) copy[i] = frozenCopy(list[i], depth + 1);
+    return Object.freeze(copy);
+  }
+  if (prototype !== Object.prototype && prototype !== null) {
+    throw new TypeError(
+      `the memory store keeps JSON values only: ${Object.prototype.toString.call(value)} cannot be stored`,
+    );
+  }
+  const copy: Record<string, unknown> = {};
+  for (const key in value) {
+    if (Object.hasOwn(value, key)) copy[key] = frozenCopy((value as Record<string, unknown>)[key], depth + 1);
+  }
+  return Object.freeze(copy);
 }

@@ -1,4 +1,4 @@
-import { advance, nextDueAt } from '../advance.js';
+import { advance, advanceOwned, nextDueAt } from '../advance.js';
 import { CATALOG_STREAM } from '../catalog/events.js';
 import type { Command } from '../decide/commands.js';
 import type { IdKind } from '../decide/context.js';
@@ -220,7 +220,7 @@ export class Writer {
       recall(start, history.state, history.wanted);
       for (const [id, usage] of history.usages) start.recalled.usages.set(id, usage);
     }
-    const due = advance(start, nowMs, { maxEvents: MAX_DUE_PER_APPEND, catalog });
+    const due = advanceOwned(start, nowMs, { maxEvents: MAX_DUE_PER_APPEND, catalog });
     if (!due.complete) {
       // A long idle left more due events than one append should carry: store this prefix on its own.
       const appended = await this.append(
@@ -319,7 +319,7 @@ export class Writer {
       }
       const nowMs = Math.max(clock().getTime(), base.lastAt === '' ? 0 : Date.parse(base.lastAt));
       const catalog = catalogs.at(nowMs);
-      const due = advance(cloneState(base), nowMs, { maxEvents: MAX_DUE_PER_APPEND, catalog });
+      const due = advance(base, nowMs, { maxEvents: MAX_DUE_PER_APPEND, catalog });
       if (due.events.length === 0)
         return { events, version: base.version, nextDueAtMs: nextDueAt(base, nowMs) };
       const written = due.events.map((event) => ({ event, metadata: {} }));
