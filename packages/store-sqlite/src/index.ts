@@ -12,13 +12,16 @@ import Database from 'better-sqlite3';
 import { batchAppender } from './append-many.js';
 import { sqliteConsumers, sqliteConsumersSchemaSql } from './consumers.js';
 import {
+  EVENT_COLUMNS,
   type EventInsert,
   type EventRow,
+  type EventRowOfAny,
   type SnapshotRow,
   toInsert,
   toJson,
   toSnapshot,
   toStoredEvent,
+  toStoredEventOfAny,
 } from './rows.js';
 import { sqliteSchemaSql } from './schema.js';
 
@@ -72,18 +75,23 @@ export function sqliteStore(options: SqliteStoreOptions): EventStore {
   const streamVersion = db
     .prepare<[string], bigint>('SELECT coalesce(max(version), 0) FROM events WHERE stream_id = ?')
     .pluck();
-  const columns = 'position, stream_id, version, id, type, schema_version, at, data, metadata';
-  const selectStream = db.prepare<[string, number, number], EventRow>(
-    `SELECT ${columns} FROM events WHERE stream_id = ? AND version >= ? AND version <= ? ORDER BY version`,
-  );
+  const selectStream = db
+    .prepare<[string, number, number], EventRow>(
+      `SELECT ${EVENT_COLUMNS} FROM events WHERE stream_id = ? AND version >= ? AND version <= ? ORDER BY version`,
+    )
+    .raw(true);
   // One writer at a time and positions taken inside the write transaction: position order is
   // commit order, so a reader that saw position P can only ever find new events after P.
-  const selectAll = db.prepare<[bigint, number], EventRow>(
-    `SELECT ${columns} FROM events WHERE position > ? ORDER BY position LIMIT ?`,
-  );
-  const selectByKey = db.prepare<[string, string], EventRow>(
-    `SELECT ${columns} FROM events WHERE stream_id = ? AND idempotency_key = ?`,
-  );
+  const selectAll = db
+    .prepare<[bigint, number], EventRowOfAny>(
+      `SELECT ${EVENT_COLUMNS}, stream_id FROM events WHERE position > ? ORDER BY position LIMIT ?`,
+    )
+    .raw(true);
+  const selectByKey = db
+    .prepare<[string, string], EventRow>(
+      `SELECT ${EVENT_COLUMNS} FROM events WHERE stream_id = ? AND idempotency_key = ?`,
+    )
+    .raw(true);
   const selectSnapshot = db.prepare<[string], SnapshotRow>(
     'SELECT stream_id, version, schema_version, state FROM snapshots WHERE stream_id = ?',
   );
@@ -153,17 +161,19 @@ export function sqliteStore(options: SqliteStoreOptions): EventStore {
 
     async readStream(streamId, readOptions = {}) {
       const to = readOptions.toVersion ?? Number.MAX_SAFE_INTEGER;
-      return selectStream.all(streamId, readOptions.fromVersion ?? 1, to).map(toStoredEvent);
+      return selectStream
+        .all(streamId, readOptions.fromVersion ?? 1, to)
+        .map((row) => toStoredEvent(row, streamId));
     },
 
     async readAll(readOptions = {}) {
       // LIMIT -1 is SQLite for "no limit".
-      return selectAll.all(readOptions.after ?? 0n, readOptions.limit ?? -1).map(toStoredEvent);
+      return selectAll.all(readOptions.after ?? 0n, readOptions.limit ?? -1).map(toStoredEventOfAny);
     },
 
     async findByIdempotencyKey(streamId, idempotencyKey) {
       const row = selectByKey.get(streamId, idempotencyKey);
-      return row === undefined ? null : toStoredEvent(row);
+      return row === undefined ? null : toStoredEvent(row, streamId);
     },
 
     async readSnapshot(streamId) {

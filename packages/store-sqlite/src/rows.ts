@@ -1,17 +1,26 @@
 import type { NewEvent, Snapshot, StoredEvent } from '@tally/core';
 
-/** An `events` row as better-sqlite3 returns it with safe integers on (INTEGER columns are bigint). */
-export interface EventRow {
-  readonly position: bigint;
-  readonly stream_id: string;
-  readonly version: bigint;
-  readonly id: string;
-  readonly type: string;
-  readonly schema_version: bigint;
-  readonly at: string;
-  readonly data: string;
-  readonly metadata: string;
-}
+/**
+ * An `events` row as the store selects it: raw (better-sqlite3 hands back an array, not an object with
+ * a key per column, a third of a read's time), safe integers on (INTEGER columns are bigint), and
+ * without `stream_id` where the query names the stream.
+ */
+export type EventRow = readonly [
+  position: bigint,
+  version: bigint,
+  id: string,
+  type: string,
+  schemaVersion: bigint,
+  at: string,
+  data: string,
+  metadata: string,
+];
+
+/** An `events` row of a query across streams: `EVENT_COLUMNS`, then `stream_id`. */
+export type EventRowOfAny = readonly [...EventRow, streamId: string];
+
+/** The columns of an `EventRow`, in its order. */
+export const EVENT_COLUMNS = 'position, version, id, type, schema_version, at, data, metadata';
 
 export interface SnapshotRow {
   readonly stream_id: string;
@@ -47,19 +56,21 @@ export function toInsert(streamId: string, version: number, event: NewEvent): Ev
   ];
 }
 
-export function toStoredEvent(row: EventRow): StoredEvent {
+export function toStoredEvent(row: EventRow | EventRowOfAny, streamId: string): StoredEvent {
   return {
-    id: row.id,
-    type: row.type,
-    schemaVersion: Number(row.schema_version),
-    at: row.at,
-    data: JSON.parse(row.data),
-    metadata: JSON.parse(row.metadata),
-    streamId: row.stream_id,
-    version: Number(row.version),
-    position: row.position,
+    id: row[2],
+    type: row[3],
+    schemaVersion: Number(row[4]),
+    at: row[5],
+    data: JSON.parse(row[6]),
+    metadata: JSON.parse(row[7]),
+    streamId,
+    version: Number(row[1]),
+    position: row[0],
   };
 }
+
+export const toStoredEventOfAny = (row: EventRowOfAny): StoredEvent => toStoredEvent(row, row[8]);
 
 export function toSnapshot(row: SnapshotRow): Snapshot {
   return {
