@@ -9,8 +9,7 @@
  * reader finds the snapshot 0 to n − 1 events behind the head; the streams put it n/2 behind (one 10k
  * stream n − 1, the worst case). It is written the way the writer writes it
  * (`StreamCache.writeSnapshot` of the head the writer would hold then). The 100-event stream has no
- * snapshot and is read in full, as a ledger reads a customer just below its first snapshot; it is the
- * baseline.
+ * snapshot and is read in full (a replay of 100 events); it is the baseline.
  */
 import { createLedger, defineCatalog, type EventStore, type NewEvent, type RecordedEvent } from '@tally/core';
 import { fold } from '@tally/core/pure';
@@ -36,13 +35,13 @@ import { CURRENCY, catalogInput, generateStream, STEP_MS, toNewEvents } from './
 // Quick (the CI smoke) keeps the long stream short: generating and chaining it is most of the group's time.
 const LENGTHS = QUICK ? [100, 10_000, 20_000] : [100, 10_000, 1_000_000];
 const SNAPSHOT_EVERY = DEFAULT_SNAPSHOT_EVERY;
-/** Events past the snapshot: a ledger snapshots every n events, so a reader meets 0 to n − 1, n/2 on average. */
-export const TYPICAL_TAIL = SNAPSHOT_EVERY / 2;
+/** Events past the snapshot: a ledger snapshots every n events, so a reader meets 0 to n − 1, (n − 1)/2 on average. */
+export const TYPICAL_TAIL = Math.round((SNAPSHOT_EVERY - 1) / 2);
 const WORST_TAIL = SNAPSHOT_EVERY - 1;
 const BATCH = 2_000;
 /**
- * A realistic short history: a customer past its first snapshot (written at 100 by the default
- * `snapshotEvery`), read cold and warm. Cold ÷ warm is what a cache miss costs over a hit, the common
+ * A realistic short history: a customer with a few snapshots behind it (the default `snapshotEvery`),
+ * read cold and warm. Cold ÷ warm is what a cache miss costs over a hit, the common
  * read in a fleet of processes each holding a slice of the customers.
  */
 const SHORT_HISTORY = 150;
