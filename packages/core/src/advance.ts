@@ -29,13 +29,27 @@ export function advance(state: CustomerState, toMs: number, options: AdvanceOpti
   return advanceOwned(cloneState(state), toMs, options);
 }
 
+/**
+ * How far `advance` goes: at most `maxEvents` events (it stops between instants), priced by `catalog`.
+ *
+ * @example
+ * const options: AdvanceOptions = { maxEvents: 500, catalog };
+ * const { complete } = advance(fold(events), Date.now(), options); // false if more were due than maxEvents
+ */
 export interface AdvanceOptions {
+  /** Stop after the first instant that reaches this many events (default: no limit). */
   readonly maxEvents?: number;
   /** The catalog in force: a plan version published for renewals is adopted from it. */
   readonly catalog?: Catalog;
 }
 
-/** What `advance` answers: the state at `toMs`, the events that made it, and whether all fit. */
+/**
+ * What `advance` answers: the state at `toMs`, the events that made it, and whether all fit.
+ *
+ * @example
+ * const advanced: AdvancedState = advance(fold(events), Date.parse('2025-02-01T00:00:00Z'));
+ * advanced.events; // the expiries and renewals due by Feb 1, in time order
+ */
 export interface AdvancedState {
   readonly state: CustomerState;
   readonly events: RecordedEvent[];

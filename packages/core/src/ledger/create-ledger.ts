@@ -319,11 +319,6 @@ export function createLedger(options: LedgerOptions): Ledger {
       const command = { type: name, ...parsed } as Command;
       return freeze(await writer.submit(command, idempotencyKey), true);
     };
-  // Built from the list, so a method can only ever run its own command; its type comes from it too.
-  const writes = Object.fromEntries(
-    (Object.keys(commands) as CommandName[]).map((name) => [name, method(name)]),
-  ) as unknown as WriteMethods;
-
   /**
    * A stored catalog as reads see it: caught up at the first read, then at most a second behind what
    * other processes changed (writes are exact: they are guarded on the catalog version).
@@ -490,9 +485,7 @@ export function createLedger(options: LedgerOptions): Ledger {
     return found;
   };
 
-  return {
-    ...writes,
-
+  const ledger: Omit<Ledger, CommandName> = {
     async catalog(input = {}) {
       open();
       const parsed = parseInput(catalogRead, input);
@@ -683,4 +676,10 @@ export function createLedger(options: LedgerOptions): Ledger {
       await store.close();
     },
   };
+  // Built from the list, so a method can only ever run its own command; its type comes from it too.
+  // Added one by one, not spread into the literal above: spreading them in made every createLedger
+  // take about 50 µs (V8's slow path for the copy), 90% of opening a ledger.
+  const writes = ledger as Omit<Ledger, CommandName> & Record<CommandName, unknown>;
+  for (const name of Object.keys(commands) as CommandName[]) writes[name] = method(name);
+  return writes as Ledger;
 }
