@@ -11,7 +11,7 @@
  * is held against the 201s counted: each one, and nothing else, took its 0.25.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLedger, defineCatalog, type EventStore } from '@tally/core';
@@ -19,6 +19,7 @@ import { postgresStore } from '@tally/store-postgres';
 import { sqliteStore } from '@tally/store-sqlite';
 import { type GroupResult, type Measurement, measureAll, progress, QUICK } from './harness.ts';
 import type { HotServerTask } from './hot-server.ts';
+import { postJson } from './http-client.ts';
 import { PG_URL, postgresDurability, postgresReachable, resetSchemas, sqlitePath } from './stores.ts';
 import { catalogInput } from './stream.ts';
 import { fund, skipped } from './writes.ts';
@@ -88,7 +89,7 @@ async function storeGroup(
       const connections = Array.from({ length: CONNECTIONS }, (_, i) => {
         const agent = new Agent({ keepAlive: true, maxSockets: 1 });
         agents.push(agent);
-        return { agent, port: portOf(i) };
+        return { agent, port: portOf(i), apiKey: API_KEY };
       });
       const counts: Counts = new Map();
       let counting = false;
@@ -105,7 +106,7 @@ async function storeGroup(
           const connection = connections.pop();
           if (connection === undefined) throw new Error('more callers in flight than connections');
           try {
-            const status = await post(connection, body);
+            const status = String((await postJson(connection, '/v1/usage', body)).status);
             if (status === '201') created += 1n;
             if (counting) counts.set(status, (counts.get(status) ?? 0) + 1);
           } finally {
@@ -155,34 +156,6 @@ async function storeGroup(
     await Promise.all(servers.map((server) => server.stop()));
     await ledger.close();
   }
-}
-
-/** One POST on `connection`'s socket; answers the status, or 'error' when no response came. */
-function post(connection: { agent: Agent; port: number }, body: string): Promise<string> {
-  return new Promise((resolve) => {
-    const req = request(
-      {
-        agent: connection.agent,
-        host: '127.0.0.1',
-        port: connection.port,
-        method: 'POST',
-        path: '/v1/usage',
-        headers: {
-          authorization: `Bearer ${API_KEY}`,
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(body),
-        },
-      },
-      (res) => {
-        // Drain the body so the socket goes back to the agent for the next request.
-        res.resume();
-        res.on('end', () => resolve(String(res.statusCode)));
-        res.on('error', () => resolve('error'));
-      },
-    );
-    req.on('error', () => resolve('error'));
-    req.end(body);
-  });
 }
 
 interface Server {

@@ -11,7 +11,7 @@
  * is printed under the table. BENCH_HTTP_PROFILE=<dir> runs the server under `node --cpu-prof`.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLedger, defineCatalog, type EventStore } from '@tally/core';
@@ -26,6 +26,7 @@ import {
   progress,
   ratioOf,
 } from './harness.ts';
+import { postJson } from './http-client.ts';
 import {
   PG_URL,
   postgresDurability,
@@ -155,38 +156,10 @@ async function storeGroup(
 }
 
 /** One `POST /v1/usage`, refused unless answered 201. */
-function postUsage(agent: Agent, port: number, customerId: string): Promise<void> {
+async function postUsage(agent: Agent, port: number, customerId: string): Promise<void> {
   const body = JSON.stringify({ customerId, feature: 'api-call', quantity: 1 });
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        agent,
-        host: '127.0.0.1',
-        port,
-        method: 'POST',
-        path: '/v1/usage',
-        headers: {
-          authorization: `Bearer ${API_KEY}`,
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(body),
-        },
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          text += chunk;
-        });
-        res.on('end', () => {
-          if (res.statusCode === 201) resolve();
-          else reject(new Error(`POST /v1/usage answered ${res.statusCode}: ${text}`));
-        });
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
+  const { status, text } = await postJson({ agent, port, apiKey: API_KEY }, '/v1/usage', body);
+  if (status !== 201) throw new Error(`POST /v1/usage answered ${status}: ${text}`);
 }
 
 interface Server {

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { postgresStore } from '@tally/store-postgres';
 import pg from 'pg';
 import { describe, expect } from 'vitest';
@@ -26,16 +27,16 @@ describe('the store fingerprint the refusal tests compare', () => {
         await holder.query('SELECT pg_current_xact_id()');
         await store.append('s-1', [event('b')], { expectedVersion: 1 });
         expect((await store.readAll()).map((e) => e.id)).not.toContain('b'); // past the horizon
-        const ended = new Promise<void>((resolve) => {
-          setTimeout(() => void holder.query('COMMIT').then(() => resolve()), 300);
-        });
+        // Ends while the fingerprint below waits on it; a failed COMMIT fails the test at `await ended`.
+        const ended = sleep(300).then(() => holder.query('COMMIT'));
+        ended.catch(() => undefined);
         const held = await storeFingerprint(store, ['s-1']);
         await ended;
         const free = await storeFingerprint(store, ['s-1']);
         expect(held).toBe(free);
         expect(JSON.parse(held).events.map((e: { id: string }) => e.id)).toEqual(['a', 'b']);
       } finally {
-        await holder.query('ROLLBACK').catch(() => undefined);
+        await holder.query('ROLLBACK').catch(() => undefined); // a no-op once COMMIT ran
         holder.release();
         await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
         await store.close();

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type EventStore, type Ledger, type RecordedEvent, type StoredEvent, TallyError } from '@tally/core';
 import { upcast } from '@tally/core/pure';
 import { allEntries } from '../../support/statement.js';
@@ -37,7 +38,7 @@ export async function storeFingerprint(
   let events = await store.readAll();
   while (!events.some((e) => e.streamId === SENTINEL_STREAM && e.id === sentinel.id)) {
     if (Date.now() > deadline) throw new Error('the fingerprint sentinel never showed in readAll');
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await sleep(20);
     events = await store.readAll();
   }
   const snapshots = await Promise.all(streamIds.map((id) => store.readSnapshot(id)));
