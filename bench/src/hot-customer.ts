@@ -1,5 +1,5 @@
 /**
- * Group 6: several server processes on one hot customer. Three processes, each `@tally/http` on Node's
+ * Group 9: several server processes on one hot customer. Three processes, each `@tally/http` on Node's
  * http server over its own `createLedger` (`hot-server.ts`), share one SQLite file (WAL, synchronous
  * FULL) or one Postgres schema; 128 keep-alive connections, spread over the three, all send
  * `POST /v1/usage` for the same customer, each connection a closed loop (its next request when its
@@ -65,7 +65,7 @@ export async function hotCustomerGroups(): Promise<GroupResult[]> {
 }
 
 const title = (store: string) =>
-  `6. ${PROCESSES} server processes on one hot customer: POST /v1/usage over HTTP, ${store} store`;
+  `9. ${PROCESSES} server processes on one hot customer: POST /v1/usage over HTTP, ${store} store`;
 
 async function storeGroup(
   name: string,

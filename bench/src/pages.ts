@@ -1,6 +1,6 @@
 /**
- * Group 5: paging the statement and exporting it. `entries` pages of 100 lines, read cold (a fresh
- * ledger on a store that already holds the stream, snapshot 50 events behind the head as in group 2),
+ * Group 10: paging the statement and exporting it. `entries` pages of 100 lines, read cold (a fresh
+ * ledger on a store that already holds the stream, its snapshot as far behind the head as in group 2),
  * for a customer with 100 events (the baseline) and one with 1,000,000: the latest page (newest first,
  * no cursor), and a page in the middle (oldest first, from a cursor half way through the history).
  * Then the memory an export of the long customer takes: `process.memoryUsage()` after `global.gc()`
@@ -73,7 +73,7 @@ export async function pagesGroups(): Promise<GroupResult[]> {
     const exported = await exportMemory(fresh(long), long);
     results.push({
       id: `pages-${storeName.toLowerCase()}`,
-      title: `5. Statement pages and export: entries, ${storeName} store`,
+      title: `10. Statement pages and export: entries, ${storeName} store`,
       unit: `one entries call of ${PAGE} lines on a fresh ledger (cold: snapshot + tail, then the page's slice)`,
       rows,
       goals: [
