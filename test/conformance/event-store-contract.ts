@@ -353,6 +353,16 @@ export function describeEventStoreContract(target: StoreTarget): void {
       expect((await store.findByIdempotencyKey('s-1', 'k'))!.data).toEqual(stored);
     });
 
+    it('keeps a key named __proto__ as data, as JSON.parse reads it', async () => {
+      const data = JSON.parse('{"__proto__":{"polluted":true},"amount":"1.00"}') as Record<string, unknown>;
+      await store.append('s-1', [{ ...event('a'), data }], { expectedVersion: 0 });
+      for (const [read] of [await store.readStream('s-1'), await store.readAll()]) {
+        expect(Object.getPrototypeOf(read!.data)).toBe(Object.prototype);
+        expect(Object.hasOwn(read!.data, '__proto__')).toBe(true);
+        expect(JSON.stringify(read!.data)).toBe('{"__proto__":{"polluted":true},"amount":"1.00"}');
+      }
+    });
+
     it('keeps the newest snapshot of each stream', async () => {
       expect(await store.readSnapshot('s-1')).toBeNull();
       const state = { balance: '12.50', grants: [{ id: 'g-1', left: '2.5' }], note: 'é 🧾', none: null };

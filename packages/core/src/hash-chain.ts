@@ -12,6 +12,15 @@ import { CURRENT_SCHEMA_VERSIONS } from './events.js';
 export const GENESIS_HASH = '0'.repeat(64);
 
 /**
+ * SHA-256 of a string, as hex. Node's one-shot `crypto.hash` (20.12 and later) builds no Hash object:
+ * half the time of `createHash` for an event's text (0.65 vs 1.3 µs); older Nodes take the long way.
+ */
+const sha256Hex: (text: string) => string =
+  typeof crypto.hash === 'function'
+    ? (text) => crypto.hash('sha256', text, 'hex')
+    : (text) => crypto.createHash('sha256').update(text).digest('hex');
+
+/**
  * Each event's hash covers the previous event's hash and everything the event records except the hash
  * itself, so changing, removing or reordering any stored event breaks every hash after it.
  *
@@ -134,12 +143,3 @@ function writeCanonical(value: unknown): string {
 export function requestHash(value: unknown): string {
   return sha256Hex(canonicalJson(value));
 }
-
-/**
- * SHA-256 of a string, as hex. Node's one-shot `crypto.hash` (20.12 and later) builds no Hash object:
- * half the time of `createHash` for an event's text (0.65 vs 1.3 µs); older Nodes take the long way.
- */
-const sha256Hex: (text: string) => string =
-  typeof crypto.hash === 'function'
-    ? (text) => crypto.hash('sha256', text, 'hex')
-    : (text) => crypto.createHash('sha256').update(text).digest('hex');

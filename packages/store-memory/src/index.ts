@@ -190,7 +190,17 @@ function frozenCopy(value: unknown, depth: number): unknown {
   }
   const copy: Record<string, unknown> = {};
   for (const key in value) {
-    if (Object.hasOwn(value, key)) copy[key] = frozenCopy((value as Record<string, unknown>)[key], depth + 1);
+    if (!Object.hasOwn(value, key)) continue;
+    const inner = frozenCopy((value as Record<string, unknown>)[key], depth + 1);
+    // An own `__proto__` key (JSON.parse makes one) is data: assigned, it would set the prototype.
+    if (key === '__proto__') {
+      Object.defineProperty(copy, key, {
+        value: inner,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    } else copy[key] = inner;
   }
   return Object.freeze(copy);
 }
