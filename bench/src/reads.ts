@@ -6,7 +6,7 @@
  * How the streams are built: the generator's events, hash-chained as the ledger writes them
  * (`toNewEvents`), appended straight to the store in batches. A ledger with the default `snapshotEvery`
  * (`DEFAULT_SNAPSHOT_EVERY`, n) snapshots at the head whenever its version crosses a multiple of n, so a
- * reader finds the snapshot 0 to n − 1 events behind the head; the streams put it n/2 behind (one 10k
+ * reader finds the snapshot 0 to n − 1 events behind the head; the streams put it (n − 1)/2 behind (one 10k
  * stream n − 1, the worst case). It is written the way the writer writes it
  * (`StreamCache.writeSnapshot` of the head the writer would hold then). The 100-event stream has no
  * snapshot and is read in full (a replay of 100 events); it is the baseline.
@@ -52,7 +52,7 @@ export interface Prepared {
   readonly customerId: string;
   readonly events: RecordedEvent[];
   readonly chained: NewEvent[];
-  /** Stream version of the snapshot, or null where a ledger would have written none. */
+  /** Stream version of the snapshot, or null for a stream read in full (the baseline). */
   readonly snapshotAt: number | null;
   readonly clock: Date;
   readonly balance: string;

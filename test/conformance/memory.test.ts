@@ -19,6 +19,20 @@ describe('memory store: its own copy, frozen', () => {
     expect(Object.isFrozen(input.data)).toBe(false);
   });
 
+  it('keeps an instance of a class as its own fields, and an array from any realm as an array', async () => {
+    class Money {
+      constructor(readonly amount: string) {}
+      get doubled() {
+        return `${this.amount}×2`;
+      }
+    }
+    const store = memoryStore();
+    const data = { price: new Money('1.00'), list: Array.from([1, 2]) };
+    await store.append('s-1', [{ ...event('a'), data }], { expectedVersion: 0 });
+    const [read] = await store.readStream('s-1');
+    expect(read!.data).toStrictEqual({ price: { amount: '1.00' }, list: [1, 2] });
+  });
+
   it('reads hand out the stored events frozen all through', async () => {
     const store = memoryStore();
     await store.append('s-1', [{ ...event('a'), data: { nested: { list: [1] } } }], { expectedVersion: 0 });

@@ -176,14 +176,21 @@ function frozenCopy(value: unknown, depth: number): unknown {
   if (depth >= MAX_DEPTH) {
     throw new TypeError(`the memory store keeps values nested at most ${MAX_DEPTH} deep (or one is cyclic)`);
   }
-  const prototype = Object.getPrototypeOf(value);
-  if (prototype === Array.prototype) {
+  if (Array.isArray(value)) {
     const list = value as readonly unknown[];
     const copy = new Array<unknown>(list.length);
     for (let i = 0; i < list.length; i++) copy[i] = frozenCopy(list[i], depth + 1);
     return Object.freeze(copy);
   }
-  if (prototype !== Object.prototype && prototype !== null) {
+  const prototype = Object.getPrototypeOf(value);
+  // Beyond plain objects, an instance of a class is kept as its own fields, as structuredClone and
+  // JSON.stringify read it; a built-in with contents of its own, or a value with toJSON, is refused.
+  if (
+    prototype !== Object.prototype &&
+    prototype !== null &&
+    (Object.prototype.toString.call(value) !== '[object Object]' ||
+      typeof (value as { toJSON?: unknown }).toJSON === 'function')
+  ) {
     throw new TypeError(
       `the memory store keeps JSON values only: ${Object.prototype.toString.call(value)} cannot be stored`,
     );
