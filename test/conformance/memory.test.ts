@@ -1,3 +1,4 @@
+import { runInNewContext } from 'node:vm';
 import { memoryStore } from '@tally/store-memory';
 import { describe, expect, it } from 'vitest';
 import { memoryTarget } from '../support/stores.js';
@@ -27,7 +28,8 @@ describe('memory store: its own copy, frozen', () => {
       }
     }
     const store = memoryStore();
-    const data = { price: new Money('1.00'), list: Array.from([1, 2]) };
+    // An array made in another realm (a vm context) has that realm's Array.prototype.
+    const data = { price: new Money('1.00'), list: runInNewContext('[1, 2]') as number[] };
     await store.append('s-1', [{ ...event('a'), data }], { expectedVersion: 0 });
     const [read] = await store.readStream('s-1');
     expect(read!.data).toStrictEqual({ price: { amount: '1.00' }, list: [1, 2] });
