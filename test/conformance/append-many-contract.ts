@@ -109,6 +109,25 @@ export function describeAppendManyContract(target: StoreTarget): void {
       expect((await store.findByIdempotencyKey('k-3', 'pay-1'))?.id).toBe('also');
     });
 
+    // SQLite writes a long part in several statements (256 rows each): its last one failing must take
+    // the earlier ones with it, in a batch and in a lone append alike.
+    it('leaves out a long part whose last event has a taken key, and nothing of it stays', async () => {
+      await store.append('long-1', [event('first', 'taken')], { expectedVersion: 0 });
+      const long = Array.from({ length: 600 }, (_, i) => event(`long-${i}`, i === 599 ? 'taken' : `k-${i}`));
+      const outcomes = await appendAll(store, [
+        { streamId: 'long-0', events: [event('beside')], expectedVersion: 0 },
+        { streamId: 'long-1', events: long, expectedVersion: 1 },
+      ]);
+      expect(outcomes.map((o) => o.ok)).toEqual([true, false]);
+      expect(errorOf(outcomes[1]!)).toMatchObject({ streamId: 'long-1', idempotencyKey: 'taken' });
+      await expect(store.append('long-1', long, { expectedVersion: 1 })).rejects.toBeInstanceOf(
+        DuplicateIdempotencyKeyError,
+      );
+      expect((await store.readStream('long-1')).map((e) => e.id)).toEqual(['first']);
+      expect(await store.findByIdempotencyKey('long-1', 'k-0')).toBeNull();
+      expect((await readEverything(store)).map((e) => e.id).sort()).toEqual(['beside', 'first']);
+    });
+
     it('refuses a malformed batch whole, before writing any of it', async () => {
       const good = (): StreamAppend => ({ streamId: 'r-ok', events: [event('fine')], expectedVersion: 0 });
       const malformed: StreamAppend[][] = [

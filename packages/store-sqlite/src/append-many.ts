@@ -10,21 +10,24 @@ import {
 } from '@tally/core';
 import type Database from 'better-sqlite3';
 
-/** The store's one-stream append, run inside a transaction (a savepoint when nested in another). */
-export type AppendOne = Database.Transaction<
-  (
-    streamId: string,
-    events: readonly NewEvent[],
-    expectedVersion: number,
-    guard: AppendOptions['guard'],
-  ) => AppendResult
->;
+/**
+ * The store's one-stream append, run inside the caller's write transaction. It checks before it writes
+ * and writes with one statement (or a savepoint of its own, see `eventInserter`), so when it throws it
+ * has left nothing behind.
+ */
+export type AppendOne = (
+  streamId: string,
+  events: readonly NewEvent[],
+  expectedVersion: number,
+  guard: AppendOptions['guard'],
+) => AppendResult;
 
 /**
  * `appendMany` for the SQLite store: one `BEGIN IMMEDIATE` transaction, so one commit and one fsync
- * for the whole batch, with each stream's part in a savepoint of its own (better-sqlite3 turns a
- * nested transaction function into one). A part that conflicts rolls back to its savepoint and only
- * that part is left out; any other error rolls the whole transaction back and is thrown.
+ * for the whole batch. A part that conflicts (its version check, its guard, or a unique constraint
+ * its insert statement hits, which SQLite backs out alone) is left out and answered with its typed
+ * error; the others commit. No savepoint per part: a part's append leaves nothing when it throws. Any
+ * other error rolls the whole transaction back and is thrown.
  *
  * `explain` turns a constraint violation of one part into the typed error `append` would throw.
  */

@@ -1,6 +1,5 @@
 import {
   type AppendOptions,
-  type AppendResult,
   assertAppendable,
   ConcurrencyConflictError,
   DuplicateIdempotencyKeyError,
@@ -9,11 +8,11 @@ import {
 } from '@tally/core';
 import { checkOptions, type OptionRules, oneOf, option, required } from '@tally/core/pure';
 import Database from 'better-sqlite3';
-import { batchAppender } from './append-many.js';
+import { type AppendOne, batchAppender } from './append-many.js';
 import { sqliteConsumers, sqliteConsumersSchemaSql } from './consumers.js';
+import { eventInserter } from './insert-events.js';
 import {
   EVENT_COLUMNS,
-  type EventInsert,
   type EventRow,
   type EventRowOfAny,
   type SnapshotRow,
@@ -68,10 +67,7 @@ export function sqliteStore(options: SqliteStoreOptions): EventStore {
   const syncsEveryCommit =
     (options.synchronous ?? 'FULL') === 'FULL' && db.pragma('journal_mode', { simple: true }) === 'wal';
 
-  const insertEvent = db.prepare<EventInsert>(
-    `INSERT INTO events (stream_id, version, id, type, schema_version, at, data, metadata, idempotency_key)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  );
+  const insertEvents = eventInserter(db);
   const streamVersion = db
     .prepare<[string], bigint>('SELECT coalesce(max(version), 0) FROM events WHERE stream_id = ?')
     .pluck();
@@ -102,34 +98,25 @@ export function sqliteStore(options: SqliteStoreOptions): EventStore {
        WHERE excluded.version > snapshots.version`,
   );
 
-  const appendInTransaction = db.transaction(
-    (
-      streamId: string,
-      events: readonly NewEvent[],
-      expectedVersion: number,
-      guard: AppendOptions['guard'],
-    ): AppendResult => {
-      // BEGIN IMMEDIATE holds the write lock from here to COMMIT: these reads cannot go stale, so a
-      // guard checked here holds at the commit (one writer at a time: nothing else to serialize).
-      const actualVersion = Number(streamVersion.get(streamId));
-      if (actualVersion !== expectedVersion) {
-        throw new ConcurrencyConflictError(streamId, expectedVersion, actualVersion);
-      }
-      if (guard !== undefined) {
-        const guarded = Number(streamVersion.get(guard.streamId));
-        if (guarded !== guard.version)
-          throw new ConcurrencyConflictError(guard.streamId, guard.version, guarded);
-      }
-      let lastPosition = 0n;
-      events.forEach((event, i) => {
-        lastPosition = BigInt(
-          insertEvent.run(...toInsert(streamId, expectedVersion + i + 1, event)).lastInsertRowid,
-        );
-      });
-      return { nextVersion: expectedVersion + events.length, lastPosition };
-    },
-  );
-  const appendManyInTransaction = batchAppender(db, appendInTransaction, (error, part) =>
+  const appendPart: AppendOne = (streamId, events, expectedVersion, guard) => {
+    // BEGIN IMMEDIATE holds the write lock from here to COMMIT: these reads cannot go stale, so a
+    // guard checked here holds at the commit (one writer at a time: nothing else to serialize).
+    const actualVersion = Number(streamVersion.get(streamId));
+    if (actualVersion !== expectedVersion) {
+      throw new ConcurrencyConflictError(streamId, expectedVersion, actualVersion);
+    }
+    if (guard !== undefined) {
+      const guarded = Number(streamVersion.get(guard.streamId));
+      if (guarded !== guard.version)
+        throw new ConcurrencyConflictError(guard.streamId, guard.version, guarded);
+    }
+    const lastPosition = insertEvents(
+      events.map((event, i) => toInsert(streamId, expectedVersion + i + 1, event)),
+    );
+    return { nextVersion: expectedVersion + events.length, lastPosition };
+  };
+  const appendInTransaction = db.transaction(appendPart);
+  const appendManyInTransaction = batchAppender(db, appendPart, (error, part) =>
     explainConstraint(error, part.streamId, part.events, part, (key) => selectByKey.get(part.streamId, key)),
   );
   const writeSnapshotInTransaction = db.transaction((row: [string, number, number, string]) => {
