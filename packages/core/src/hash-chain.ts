@@ -29,13 +29,14 @@ const sha256Hex: (text: string) => string =
  */
 export function chainHash(previousHash: string, event: NewEvent): string {
   const { hash: _hash, ...metadata } = event.metadata;
+  // Keys in sorted order, so the canonical form needs no copy of the body.
   const body = canonicalJson({
-    id: event.id,
-    type: event.type,
-    schemaVersion: event.schemaVersion,
     at: event.at,
     data: event.data,
+    id: event.id,
     metadata,
+    schemaVersion: event.schemaVersion,
+    type: event.type,
   });
   return sha256Hex(`${previousHash}\n${body}`);
 }
@@ -89,7 +90,9 @@ const UNSAFE: unique symbol = Symbol('not plain JSON with named keys');
  * `value` with every object's keys inserted in sorted order, or UNSAFE where JSON.stringify of such a
  * copy could differ from `writeCanonical`: a key that looks like an array index (objects list those
  * first, whatever the insertion order), `__proto__` (an assignment would set the prototype), an object
- * that is not plain (a Date has toJSON), a function, a symbol or a bigint.
+ * that is not plain (a Date has toJSON), a function, a symbol or a bigint. What is in order already
+ * is not copied: an object or array whose keys are sorted and whose values come back as they were is
+ * answered itself.
  */
 function sortedCopy(value: unknown): unknown {
   if (value === null) return null;
@@ -97,28 +100,44 @@ function sortedCopy(value: unknown): unknown {
   if (kind === 'string' || kind === 'number' || kind === 'boolean' || kind === 'undefined') return value;
   if (kind !== 'object') return UNSAFE;
   if (Array.isArray(value)) {
-    const out: unknown[] = new Array(value.length);
+    let out: unknown[] | null = null;
     for (let i = 0; i < value.length; i++) {
       const item = sortedCopy(value[i]);
       if (item === UNSAFE) return UNSAFE;
-      out[i] = item;
+      if (out === null && item !== value[i]) out = value.slice(0, i);
+      if (out !== null) out[i] = item;
     }
-    return out;
+    return out ?? value;
   }
   const proto = Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) return UNSAFE;
   const record = value as Record<string, unknown>;
-  // The default sort compares UTF-16 code units, as `<` on strings does.
-  const keys = Object.keys(record).sort();
-  const out: Record<string, unknown> = {};
-  for (const key of keys) {
+  const keys = Object.keys(record);
+  // Keys already in order (an event's body, most metadata) need no copy: JSON.stringify writes the
+  // object itself as the canonical form. The default sort compares UTF-16 code units, as `<` does.
+  let inOrder = true;
+  for (let i = 1; i < keys.length; i++) {
+    if (keys[i - 1]! > keys[i]!) {
+      inOrder = false;
+      break;
+    }
+  }
+  if (!inOrder) keys.sort();
+  let out: Record<string, unknown> | null = inOrder ? null : {};
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
     const first = key.charCodeAt(0);
     if ((first >= 48 && first <= 57) || key === '__proto__') return UNSAFE;
     const item = sortedCopy(record[key]);
     if (item === UNSAFE) return UNSAFE;
-    out[key] = item;
+    if (out === null && item !== record[key]) {
+      // A value inside changed: from here on this object is a copy too, its earlier keys as they were.
+      out = {};
+      for (let j = 0; j < i; j++) out[keys[j]!] = record[keys[j]!];
+    }
+    if (out !== null) out[key] = item;
   }
-  return out;
+  return out ?? record;
 }
 
 /** The canonical form written out by hand, for any value. */

@@ -1,4 +1,3 @@
-import { freeze } from 'immer';
 import { z } from 'zod';
 import { type CatalogChange, catalogInputs, decideCatalog, syncEvents } from '../catalog/changes.js';
 import type { CatalogInput } from '../catalog/define.js';
@@ -33,6 +32,7 @@ import {
   subscriptionView,
 } from '../views.js';
 import { codeCatalog, storedCatalog } from './catalog-source.js';
+import { deepFreeze } from './deep-freeze.js';
 import { dueBy } from './due.js';
 import { DEFAULT_PAGE_SIZE, type EntriesInput, entriesInput } from './entries-inputs.js';
 import {
@@ -317,7 +317,7 @@ export function createLedger(options: LedgerOptions): Ledger {
       open();
       const { idempotencyKey, ...parsed } = parseInput(commands[name].input, input);
       const command = { type: name, ...parsed } as Command;
-      return freeze(await writer.submit(command, idempotencyKey), true);
+      return deepFreeze(await writer.submit(command, idempotencyKey));
     };
   /**
    * A stored catalog as reads see it: caught up at the first read, then at most a second behind what
@@ -471,7 +471,7 @@ export function createLedger(options: LedgerOptions): Ledger {
       );
       const asked = (parsed as { effectiveAt?: number | null }).effectiveAt;
       const effective = typeof asked === 'number' ? asked : nowMs;
-      return freeze(view(viewAt(effective), parsed), true);
+      return deepFreeze(view(viewAt(effective), parsed));
     };
   const viewAt = (atMs: number): CatalogView => catalogView(catalogs.at(atMs), catalogs.timeline(), atMs);
   const one = <T extends { readonly id?: string; readonly key?: string; readonly code?: string }>(
@@ -490,7 +490,7 @@ export function createLedger(options: LedgerOptions): Ledger {
       open();
       const parsed = parseInput(catalogRead, input);
       await catalogs.refresh();
-      return freeze(viewAt(parsed.at ?? clock().getTime()), true);
+      return deepFreeze(viewAt(parsed.at ?? clock().getTime()));
     },
     defineCurrency: change('defineCurrency', (view, c) =>
       one(view.currencies, (x) => x.code === c.code, c.code),
@@ -507,7 +507,7 @@ export function createLedger(options: LedgerOptions): Ledger {
       // The whole input is checked as `defineCatalog` checks it before anything is decided.
       defineCatalog(input);
       const { nowMs } = await catalogs.change((timeline, now) => syncEvents(timeline, input, now));
-      return freeze(viewAt(nowMs), true);
+      return deepFreeze(viewAt(nowMs));
     },
 
     async check(input) {
@@ -523,33 +523,27 @@ export function createLedger(options: LedgerOptions): Ledger {
           : accountFigures(account, atMs, price.feature.key);
       const held = account?.held ?? 0n;
       const d = price.currency.decimals;
-      return freeze(
-        {
-          allowed: price.cost <= spendable,
-          currency: price.currency.code,
-          cost: formatAmount(price.cost, d),
-          available: formatAmount(balance - held, d),
-          spendable: formatAmount(spendable, d),
-        },
-        true,
-      );
+      return deepFreeze({
+        allowed: price.cost <= spendable,
+        currency: price.currency.code,
+        cost: formatAmount(price.cost, d),
+        available: formatAmount(balance - held, d),
+        spendable: formatAmount(spendable, d),
+      });
     },
 
     async customer(input) {
       open();
       const { customerId } = parseInput(read.customerRef, input);
       const { state } = await stateAt(customerId, null);
-      return freeze({ ...state.customer! }, true);
+      return deepFreeze({ ...state.customer! });
     },
 
     async creditAccounts(input) {
       open();
       const parsed = parseInput(read.readInput, input);
       const { state, atMs } = await stateAt(parsed.customerId, parsed.at ?? null);
-      return freeze(
-        currencies(state, null).map((code) => accountView(state.accounts.get(code)!, atMs)),
-        true,
-      );
+      return deepFreeze(currencies(state, null).map((code) => accountView(state.accounts.get(code)!, atMs)));
     },
 
     async entries(input) {
@@ -573,7 +567,7 @@ export function createLedger(options: LedgerOptions): Ledger {
         },
         scope,
       );
-      return freeze(page, true);
+      return deepFreeze(page);
     },
 
     exportEntries(input) {
@@ -600,28 +594,24 @@ export function createLedger(options: LedgerOptions): Ledger {
           sources.set(g.grantId, g.source);
       }
       const result = spending.result(source.decimals, (id) => sources.get(id) ?? null);
-      return freeze(
-        {
-          customerId: parsed.customerId,
-          from: new Date(parsed.from).toISOString(),
-          to: new Date(parsed.to).toISOString(),
-          groupBy: parsed.groupBy,
-          ...result,
-        },
-        true,
-      );
+      return deepFreeze({
+        customerId: parsed.customerId,
+        from: new Date(parsed.from).toISOString(),
+        to: new Date(parsed.to).toISOString(),
+        groupBy: parsed.groupBy,
+        ...result,
+      });
     },
 
     async grants(input) {
       open();
       const parsed = parseInput(read.currencyReadInput, input);
       const { state, atMs } = await stateAt(parsed.customerId, parsed.at ?? null, { history: true });
-      return freeze(
+      return deepFreeze(
         currencies(state, parsed.currency ?? null).flatMap((code) => {
           const decimals = state.accounts.get(code)?.decimals ?? catalogs.currency(code)!.decimals;
           return grantsOf(state, code).map((g) => grantView(g, decimals, atMs));
         }),
-        true,
       );
     },
 
@@ -629,20 +619,14 @@ export function createLedger(options: LedgerOptions): Ledger {
       open();
       const parsed = parseInput(read.readInput, input);
       const { state } = await stateAt(parsed.customerId, parsed.at ?? null, { history: true });
-      return freeze(
-        holdsOf(state).map((h) => holdView(h, state.accounts.get(h.currency)!.decimals)),
-        true,
-      );
+      return deepFreeze(holdsOf(state).map((h) => holdView(h, state.accounts.get(h.currency)!.decimals)));
     },
 
     async subscriptions(input) {
       open();
       const parsed = parseInput(read.readInput, input);
       const { state, atMs } = await stateAt(parsed.customerId, parsed.at ?? null);
-      return freeze(
-        [...state.subscriptions.values()].map((s) => subscriptionView(s, atMs)),
-        true,
-      );
+      return deepFreeze([...state.subscriptions.values()].map((s) => subscriptionView(s, atMs)));
     },
 
     async settleDue(input) {
@@ -650,14 +634,11 @@ export function createLedger(options: LedgerOptions): Ledger {
       const { customerId } = parseInput(read.customerRef, input);
       await freshEnoughCatalog();
       const settled = await writer.settleDue(customerId);
-      return freeze(
-        {
-          settled: settled.events,
-          version: settled.version,
-          nextDueAt: settled.nextDueAtMs === null ? null : new Date(settled.nextDueAtMs).toISOString(),
-        },
-        true,
-      );
+      return deepFreeze({
+        settled: settled.events,
+        version: settled.version,
+        nextDueAt: settled.nextDueAtMs === null ? null : new Date(settled.nextDueAtMs).toISOString(),
+      });
     },
 
     async verify(input) {
@@ -668,7 +649,7 @@ export function createLedger(options: LedgerOptions): Ledger {
       if (events.length === 0) {
         throw new TallyError('unknown_customer', `no customer ${quote(customerId)}`, { field: 'customerId' });
       }
-      return freeze(verifyStream(events), true);
+      return deepFreeze(verifyStream(events));
     },
 
     async close() {
