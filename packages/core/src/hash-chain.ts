@@ -102,9 +102,10 @@ function sortedCopy(value: unknown): unknown {
   if (Array.isArray(value)) {
     let out: unknown[] | null = null;
     for (let i = 0; i < value.length; i++) {
-      const item = sortedCopy(value[i]);
+      const original: unknown = value[i];
+      const item = sortedCopy(original);
       if (item === UNSAFE) return UNSAFE;
-      if (out === null && item !== value[i]) out = value.slice(0, i);
+      if (out === null && item !== original) out = value.slice(0, i);
       if (out !== null) out[i] = item;
     }
     return out ?? value;
@@ -128,9 +129,10 @@ function sortedCopy(value: unknown): unknown {
     const key = keys[i]!;
     const first = key.charCodeAt(0);
     if ((first >= 48 && first <= 57) || key === '__proto__') return UNSAFE;
-    const item = sortedCopy(record[key]);
+    const original = record[key];
+    const item = sortedCopy(original);
     if (item === UNSAFE) return UNSAFE;
-    if (out === null && item !== record[key]) {
+    if (out === null && item !== original) {
       // A value inside changed: from here on this object is a copy too, its earlier keys as they were.
       out = {};
       for (let j = 0; j < i; j++) out[keys[j]!] = record[keys[j]!];

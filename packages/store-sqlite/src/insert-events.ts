@@ -13,8 +13,8 @@ const ROW = '(?, ?, ?, ?, ?, ?, ?, ?, ?)';
 
 /**
  * Inserts one append's rows and answers the position of the last. Up to `ROWS_PER_STATEMENT` rows go
- * as one multi-row INSERT: one statement to step instead of one per event (a third of the CPU of an
- * append of 8 events), and, since SQLite backs out a statement that violates a constraint and keeps
+ * as one multi-row INSERT: one statement to step instead of one per event (about a tenth of the CPU
+ * of an 8-event append), and, since SQLite backs out a statement that violates a constraint and keeps
  * the transaction going, an append that fails leaves nothing behind without a savepoint of its own.
  * A longer append goes in statements of that size, inside a savepoint (better-sqlite3 nests a
  * transaction function as one), so it too is whole or absent.
