@@ -44,6 +44,29 @@ describe('canonicalJson', () => {
     );
   });
 
+  // Short key lists are sorted by insertion and long ones by Array.prototype.sort: both must give the
+  // default sort's order, surrogate pairs and all.
+  test('sorts short and long key lists alike, by UTF-16 code units', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.dictionary(fc.string({ unit: 'binary', maxLength: 4 }), fc.integer(), { maxKeys: 20 }),
+          fc.dictionary(fc.string({ unit: 'binary', maxLength: 4 }), fc.integer(), {
+            minKeys: 40,
+            maxKeys: 60,
+          }),
+        ),
+        (record) => {
+          const keys = Object.keys(record).filter((key) => !/^\d/.test(key) && key !== '__proto__');
+          const shuffled = Object.fromEntries(keys.reverse().map((key) => [key, record[key]]));
+          expect(canonicalJson(shuffled)).toBe(canonical(shuffled));
+          expect(Object.keys(JSON.parse(canonicalJson(shuffled)))).toEqual([...keys].sort());
+        },
+      ),
+      fcOptions({ runs: 300 }),
+    );
+  });
+
   test('sorts keys by UTF-16 code units and leaves out undefined members', () => {
     expect(canonicalJson({ b: 1, a: [undefined, { d: undefined, c: '€' }], 10: 0, 9: 0 })).toBe(
       '{"10":0,"9":0,"a":[null,{"c":"€"}],"b":1}',

@@ -66,14 +66,22 @@ function ownFields(value: Record<string, unknown>): Record<string, unknown> {
 }
 
 /** The path of the first nested key named like a prototype member, if any (inputs are small and shallow). */
-function forbiddenKeyIn(value: unknown, path: string): string | null {
+function forbiddenKeyIn(value: unknown, prefix: string): string | null {
+  const path = forbiddenPath(value);
+  return path === null ? null : pathOf(prefix, path);
+}
+
+/** The steps to the first forbidden key, if any: the path is written out only when one is found. */
+function forbiddenPath(value: unknown): PropertyKey[] | null {
   if (typeof value !== 'object' || value === null || value instanceof Date) return null;
   const list = Array.isArray(value);
   for (const key of Object.keys(value)) {
-    const at = pathOf(path, [list ? Number(key) : key]);
-    if (isForbiddenKey(key)) return at;
-    const found = forbiddenKeyIn((value as Record<string, unknown>)[key], at);
-    if (found !== null) return found;
+    if (isForbiddenKey(key)) return [key];
+    const found = forbiddenPath((value as Record<string, unknown>)[key]);
+    if (found !== null) {
+      found.unshift(list ? Number(key) : key);
+      return found;
+    }
   }
   return null;
 }
