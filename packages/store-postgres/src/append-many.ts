@@ -6,7 +6,7 @@ import {
   type StreamAppendOutcome,
 } from '@tally/core';
 import { prepared, type Queryable, type Statement } from './queryable.js';
-import { toJson } from './rows.js';
+import { EVENT_RECORDS, eventRecords } from './rows.js';
 import { POSITIONS_PER_TRANSACTION } from './schema.js';
 
 /**
@@ -34,10 +34,8 @@ export function appendManyStatement(s: string): Statement {
     ),
     ev AS (
       SELECT *
-        FROM unnest($5::bigint[], $6::bigint[], $7::text[], $8::text[], $9::integer[], $10::text[],
-                    $11::text[], $12::text[], $13::text[])
-             WITH ORDINALITY AS e (part, version, id, type, schema_version, at, data, metadata,
-                                   idempotency_key, ord)
+        FROM ${EVENT_RECORDS(5, 'part bigint, version bigint')}
+             AS e (id, type, schema_version, at, data, metadata, idempotency_key, part, version, ord)
     ),
     taken AS (
       SELECT ev.part, min(ev.idempotency_key) AS key
@@ -51,8 +49,8 @@ export function appendManyStatement(s: string): Statement {
       INSERT INTO ${s}.events
         (position, stream_id, version, id, type, schema_version, at, data, metadata, idempotency_key)
       SELECT pg_current_xact_id()::text::bigint * ${POSITIONS_PER_TRANSACTION} + ev.ord - 1,
-             part.stream_id, ev.version, ev.id, ev.type, ev.schema_version, ev.at, ev.data, ev.metadata,
-             ev.idempotency_key
+             part.stream_id, ev.version, ev.id, ev.type, ev.schema_version, ev.at, ev.data,
+             ev.metadata, ev.idempotency_key
         FROM ev
         JOIN part ON part.i = ev.part
        WHERE part.actual = part.expected
@@ -135,46 +133,17 @@ function outcomeOf(part: StreamAppend, row: PartRow): StreamAppendOutcome {
   return { ok: true, result };
 }
 
-/** The batch as one array per column: a fixed number of parameters whatever its size. */
+/** The batch's parts as one array per column, and its events as one JSON text (see `eventRecords`). */
 function toParams(parts: readonly StreamAppend[]): unknown[] {
-  const event = {
-    part: [] as number[],
-    version: [] as number[],
-    id: [] as string[],
-    type: [] as string[],
-    schemaVersion: [] as number[],
-    at: [] as string[],
-    data: [] as string[],
-    metadata: [] as string[],
-    key: [] as (string | null)[],
-  };
-  parts.forEach((part, p) => {
-    part.events.forEach((e, i) => {
-      event.part.push(p + 1);
-      event.version.push(part.expectedVersion + i + 1);
-      event.id.push(e.id);
-      event.type.push(e.type);
-      event.schemaVersion.push(e.schemaVersion);
-      event.at.push(e.at);
-      event.data.push(toJson(e.data, 'event data'));
-      event.metadata.push(toJson(e.metadata, 'event metadata'));
-      event.key.push(e.metadata.idempotencyKey ?? null);
-    });
-  });
+  const events = parts.flatMap((part, p) =>
+    eventRecords(part.events, { part: p + 1, expectedVersion: part.expectedVersion }),
+  );
   return [
     parts.map((part) => part.streamId),
     parts.map((part) => part.expectedVersion),
     parts.map((part) => part.guard?.streamId ?? null),
     parts.map((part) => part.guard?.version ?? null),
-    event.part,
-    event.version,
-    event.id,
-    event.type,
-    event.schemaVersion,
-    event.at,
-    event.data,
-    event.metadata,
-    event.key,
+    JSON.stringify(events),
   ];
 }
 

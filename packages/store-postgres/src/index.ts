@@ -20,7 +20,7 @@ import {
   prepared,
   type Queryable,
 } from './queryable.js';
-import { EVENT_COLUMNS, type EventRow, toColumns, toStoredEvent } from './rows.js';
+import { EVENT_COLUMNS, EVENT_RECORDS, type EventRow, eventRecords, toStoredEvent } from './rows.js';
 import { createSchemaScript, POSITIONS_PER_TRANSACTION, quoteSchema, SCHEMA_RULE } from './schema.js';
 import { streamRowMethods, streamRowStatements } from './stream-rows.js';
 import { explainUniqueViolation } from './unique-violation.js';
@@ -126,7 +126,7 @@ export function postgresStore(
       const { expectedVersion, guard } = appendOptions;
       let rows: { position: string }[];
       try {
-        const columns = [streamId, expectedVersion, ...toColumns(events)];
+        const columns = [streamId, expectedVersion, JSON.stringify(eventRecords(events))];
         rows =
           guard !== undefined
             ? await db.query(sql.appendGuarded, [...columns, guard.streamId, guard.version])
@@ -234,8 +234,7 @@ function statements(s: string) {
       SELECT pg_current_xact_id()::text::bigint * ${POSITIONS_PER_TRANSACTION} + e.ord - 1,
              $1::text, $2::bigint + e.ord, e.id, e.type, e.schema_version, e.at, e.data, e.metadata,
              e.idempotency_key
-        FROM unnest($3::text[], $4::text[], $5::integer[], $6::text[], $7::text[], $8::text[], $9::text[])
-             WITH ORDINALITY AS e (id, type, schema_version, at, data, metadata, idempotency_key, ord)
+        FROM ${EVENT_RECORDS(3)} AS e (id, type, schema_version, at, data, metadata, idempotency_key, ord)
        WHERE (SELECT coalesce(max(version), 0) FROM ${s}.events WHERE stream_id = $1::text) = $2::bigint
       RETURNING position::text AS position`,
     ),
@@ -254,9 +253,8 @@ function statements(s: string) {
       SELECT pg_current_xact_id()::text::bigint * ${POSITIONS_PER_TRANSACTION} + e.ord - 1,
              $1::text, $2::bigint + e.ord, e.id, e.type, e.schema_version, e.at, e.data, e.metadata,
              e.idempotency_key
-        FROM unnest($3::text[], $4::text[], $5::integer[], $6::text[], $7::text[], $8::text[], $9::text[])
-             WITH ORDINALITY AS e (id, type, schema_version, at, data, metadata, idempotency_key, ord)
-       WHERE ${s}.guard_version($10::text) = $11::bigint
+        FROM ${EVENT_RECORDS(3)} AS e (id, type, schema_version, at, data, metadata, idempotency_key, ord)
+       WHERE ${s}.guard_version($4::text) = $5::bigint
          AND (SELECT coalesce(max(version), 0) FROM ${s}.events WHERE stream_id = $1::text) = $2::bigint
       RETURNING position::text AS position`,
     ),
@@ -269,8 +267,7 @@ function statements(s: string) {
       SELECT pg_current_xact_id()::text::bigint * ${POSITIONS_PER_TRANSACTION} + e.ord - 1,
              $1::text, $2::bigint + e.ord, e.id, e.type, e.schema_version, e.at, e.data, e.metadata,
              e.idempotency_key
-        FROM unnest($3::text[], $4::text[], $5::integer[], $6::text[], $7::text[], $8::text[], $9::text[])
-             WITH ORDINALITY AS e (id, type, schema_version, at, data, metadata, idempotency_key, ord)
+        FROM ${EVENT_RECORDS(3)} AS e (id, type, schema_version, at, data, metadata, idempotency_key, ord)
        WHERE ${s}.lock_guard($1::text)
          AND (SELECT coalesce(max(version), 0) FROM ${s}.events WHERE stream_id = $1::text) = $2::bigint
       RETURNING position::text AS position`,
