@@ -15,13 +15,16 @@ export class Recorder {
 
   constructor(
     readonly state: CustomerState,
-    /** Id and time of an event recorded without its own. */
-    private readonly stamp: { readonly newId: () => string; readonly now: string },
+    /**
+     * Id and time of an event recorded without its own. `newId` is the ledger's id source itself,
+     * asked for an event's id, so that no function is made per decision.
+     */
+    private readonly stamp: { readonly newId: (kind: 'evt') => string; readonly now: string },
   ) {}
 
   record<E extends TallyEvent>(
     event: E,
-    id: string = this.stamp.newId(),
+    id: string = this.stamp.newId('evt'),
     at: string = this.stamp.now,
   ): Recorded<E> {
     const recorded = { ...event, id, at } as Recorded<E>;

@@ -59,7 +59,7 @@ export function decideOn(recorder: Recorder, command: Command, context: DecideCo
  * if (decided.ok) console.log(decided.result); // the UsageResult the ledger would return
  */
 export function decide(state: CustomerState, command: Command, context: DecideContext): Decided {
-  const recorder = new Recorder(cloneState(state), { newId: () => context.newId('evt'), now: context.now });
+  const recorder = new Recorder(cloneState(state), { newId: context.newId, now: context.now });
   try {
     const result = decideOn(recorder, command, context);
     return { ok: true, events: recorder.events, result };
