@@ -34,8 +34,8 @@ export const SNAPSHOT_COLUMNS = 'stream_id, version::text AS version, schema_ver
  * per column had node-postgres quote and escape each event's data and metadata text again, by regular
  * expression, inside an array literal: 6.5–8.7 µs an event for a batch of 64 events, against 3.4–4.2
  * µs for this (same-run micro-benchmark). Data and metadata go as text inside the JSON, not as JSON:
- * Postgres refuses a `\u0000` anywhere in a record it takes apart (text cannot hold one), where the
- * text column keeps it escaped as it always has. `part` numbers the stream of each event in an
+ * taking a record apart, Postgres unescapes the strings nested in it and refuses a `\u0000` (text
+ * cannot hold one), which inside the data's own text stays escaped, as it always has. `part` numbers the stream of each event in an
  * `appendMany` (and `version` is then its own); a single append leaves both out.
  */
 export function eventRecords(
@@ -77,7 +77,10 @@ export const EVENT_RECORDS = (n: number, extra = ''): string =>
      data text, metadata text, idempotency_key text${extra === '' ? '' : `, ${extra}`}))
      WITH ORDINALITY`;
 
-/** A batch as one array per column, so an append is one statement with a fixed number of parameters. */
+/**
+ * A batch as one array per column, so an append is one statement with a fixed number of parameters:
+ * what the Citus mode's statements take (the single-server ones take `eventRecords`).
+ */
 export function toColumns(events: readonly NewEvent[]): unknown[] {
   return [
     events.map((event) => event.id),
