@@ -35,8 +35,9 @@ export const SNAPSHOT_COLUMNS = 'stream_id, version::text AS version, schema_ver
  * expression, inside an array literal: 6.5–8.7 µs an event for a batch of 64 events, against 3.4–4.2
  * µs for this (same-run micro-benchmark). Data and metadata go as text inside the JSON, not as JSON:
  * taking a record apart, Postgres unescapes the strings nested in it and refuses a `\u0000` (text
- * cannot hold one), which inside the data's own text stays escaped, as it always has. `part` numbers the stream of each event in an
- * `appendMany` (and `version` is then its own); a single append leaves both out.
+ * cannot hold one), which inside the data's own text stays escaped, as it always has. `part` numbers
+ * the stream of each event in an `appendMany` (and `version` is then its own); a single append leaves
+ * both out.
  */
 export function eventRecords(
   events: readonly NewEvent[],
@@ -58,14 +59,9 @@ export function eventRecords(
   });
 }
 
-/** One event as the append statements read it from their JSON parameter. */
-export interface EventRecord {
-  readonly id: string;
-  readonly type: string;
-  readonly schema_version: number;
-  readonly at: string;
-  readonly data: string;
-  readonly metadata: string;
+/** One event as the append statements read it from their JSON parameter: the row's columns, as numbers. */
+export interface EventRecord
+  extends Pick<EventRow, 'id' | 'type' | 'schema_version' | 'at' | 'data' | 'metadata'> {
   readonly idempotency_key: string | null;
   readonly part?: number;
   readonly version?: number;
