@@ -27,15 +27,26 @@ export function parseInput<S extends z.ZodType>(
     throw new TallyError(code ?? 'invalid_input', `${root} must be an object`, { field: root });
   }
   const own = ownFields(input as Record<string, unknown>);
-  const result = schema.safeParse(own, { reportInput: true });
+  // Parsed with no options: zod 4.6 takes 2.7 µs for trackUsage's input given any option at all
+  // (`reportInput`, even `reportInput: false`) against 0.7 µs given none. Only a refusal needs the
+  // values in its issues (its message quotes them), so a refused input is parsed again for them.
+  const result = schema.safeParse(own);
   // A key that could reach a prototype is named before what the schema says of the fields around it,
   // which may be an artefact of it (a catalog whose lists sit only behind __proto__).
   const forbidden = forbiddenKeyIn(own, options.field ?? '');
   if (forbidden !== null) {
     throw new TallyError(code ?? 'invalid_input', `${forbidden} is not an allowed key`, { field: forbidden });
   }
-  if (!result.success) throw refusal(schema, result.error.issues, options);
+  if (!result.success) throw refusal(schema, issuesWithInput(schema, own), options);
   return result.data;
+}
+
+/** The issues of a parse that failed, each with the value it is about. */
+function issuesWithInput(schema: z.ZodType, own: Record<string, unknown>): readonly Issue[] {
+  const again = schema.safeParse(own, { reportInput: true });
+  // The schemas are pure, so the same input fails again, the same way.
+  if (again.success) throw new Error('a parse that failed passed when repeated');
+  return again.error.issues;
 }
 
 /** How `parseInput` names what it refuses. */
@@ -58,9 +69,18 @@ function pathOf(prefix: string, path: readonly PropertyKey[]): string {
   return out;
 }
 
-/** The object's own enumerable fields on a null prototype. */
+/**
+ * Holds a copy of an input's own fields. Its prototype is an empty object with no prototype, so a
+ * field the input lacks reads as undefined whatever was added to `Object.prototype`, as on
+ * `Object.create(null)`; but V8 keeps this copy's properties in fast mode, where an object made by
+ * `Object.create(null)` starts as a dictionary (trackUsage's input parsed in 0.87 µs vs 1.3 µs).
+ */
+const OwnFields = function OwnFields() {} as unknown as new () => Record<string, unknown>;
+OwnFields.prototype = Object.create(null);
+
+/** The object's own enumerable fields, on a prototype chain that holds nothing. */
 function ownFields(value: Record<string, unknown>): Record<string, unknown> {
-  const own: Record<string, unknown> = Object.create(null);
+  const own = new OwnFields();
   for (const key of Object.keys(value)) own[key] = value[key];
   return own;
 }
