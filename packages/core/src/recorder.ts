@@ -2,6 +2,12 @@ import type { RecordedEvent, TallyEvent } from './events.js';
 import { applyEvent } from './evolve.js';
 import type { CustomerState } from './state.js';
 
+/** The fields of any event type beside `type` and `data`: none, or `record` would drop them. */
+type FieldsBesideTypeAndData<E = TallyEvent> = E extends unknown ? Exclude<keyof E, 'type' | 'data'> : never;
+/** Fails to compile when an event type has such a field. */
+const eventIsTypeAndData: [FieldsBesideTypeAndData] extends [never] ? true : never = true;
+void eventIsTypeAndData;
+
 /** An event of one type as recorded: the event itself, with its id and the time it happened. */
 export type Recorded<E extends TallyEvent> = E & { readonly id: string; readonly at: string };
 
@@ -27,7 +33,10 @@ export class Recorder {
     id: string = this.stamp.newId('evt'),
     at: string = this.stamp.now,
   ): Recorded<E> {
-    const recorded = { ...event, id, at } as Recorded<E>;
+    // Built field by field: on Node 20's V8 a spread followed by keys it lacks (`{ ...event, id, at }`)
+    // leaves the fast path for the runtime, 0.7-1.6 µs an event against 15 ns. An event is its type and
+    // its data only (`eventIsTypeAndData` holds the event types to that).
+    const recorded = { type: event.type, data: event.data, id, at } as unknown as Recorded<E>;
     applyEvent(this.state, recorded as RecordedEvent);
     this.events.push(recorded as RecordedEvent);
     return recorded;

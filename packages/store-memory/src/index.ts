@@ -67,8 +67,20 @@ export function memoryStore(options: Readonly<Record<string, never>> = {}): Even
     for (const event of copies) {
       position += 1n;
       version += 1;
-      // Its contents were frozen with the copy (`ownCopy`); only this new top level is left.
-      const stored: StoredEvent = Object.freeze({ ...event, streamId, version, position });
+      // Its contents were frozen with the copy (`ownCopy`); only this new top level is left. Field by
+      // field, as the other stores keep an event (their columns), and since on Node 20's V8 a spread
+      // followed by keys it lacks takes the runtime's slow path (about 1 µs an event).
+      const stored: StoredEvent = Object.freeze({
+        id: event.id,
+        type: event.type,
+        schemaVersion: event.schemaVersion,
+        at: event.at,
+        data: event.data,
+        metadata: event.metadata,
+        streamId,
+        version,
+        position,
+      });
       stream.push(stored);
       all.push(stored);
       const key = event.metadata.idempotencyKey;

@@ -53,9 +53,11 @@ export function eventRecords(
       metadata: toJson(event.metadata, 'event metadata'),
       idempotency_key: event.metadata.idempotencyKey ?? null,
     };
+    // The batch's keys first: on Node 20's V8 a spread followed by keys it lacks takes the runtime's
+    // slow path (about 1 µs an event); the statement reads the keys by name, in any order.
     return batch === undefined
       ? record
-      : { ...record, part: batch.part, version: batch.expectedVersion + i + 1 };
+      : { part: batch.part, version: batch.expectedVersion + i + 1, ...record };
   });
 }
 
