@@ -26,6 +26,6 @@ export {
 export type { ErrorBody, HttpErrorCode, HttpOnlyErrorCode } from './errors.js';
 export { statusOf } from './errors.js';
 export { createHttpHandler, type HttpHandler, type HttpHandlerOptions } from './handler.js';
-export { toNodeListener } from './node.js';
+export { type NodeListenerOptions, toNodeListener } from './node.js';
 export { type OpenApiDocument, openApiDocument } from './openapi.js';
 export type { WebhookCallName, WebhookService } from './webhook-service.js';
