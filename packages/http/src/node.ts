@@ -17,7 +17,8 @@ export interface NodeListenerOptions {
    * the socket instead of being built as a web stream and read back: `POST /v1/usage` served about a
    * quarter more requests a second on SQLite (bench group 6). The classes behave as the standard ones
    * (`instanceof Response` holds, and any other use builds the standard object on demand), but they
-   * are visible to everything in the process: pass false to keep Node's own.
+   * are visible to everything in the process: pass false to keep Node's own. Once one listener has
+   * replaced them they stay replaced, so every listener of a process that must keep them says false.
    */
   readonly overrideGlobalObjects?: boolean;
 }
