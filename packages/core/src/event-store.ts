@@ -101,7 +101,9 @@ export interface AppendResult {
 
 /**
  * A stream's folded state saved at a version, so loading the stream replays only the events after it.
- * The store keeps the newest one per stream and never looks inside `state`.
+ * The store keeps the newest one per stream and never looks inside `state`, which is JSON data: what
+ * `JSON.stringify` keeps is what comes back (the ledger writes its states so, amounts as strings), as
+ * every store here keeps a snapshot as JSON text.
  *
  * @example
  * await store.writeSnapshot({ streamId: 'stream-1', version: 500, schemaVersion: 1, state: { n: 90 } });

@@ -301,8 +301,9 @@ export function cloneState(state: CustomerState): CustomerState {
 }
 
 /**
- * A shallow copy of a map, entry by entry: `new Map(map)` goes through the iterator protocol and
- * costs about 100 ns more (95 vs 33 ns for an empty map), and a batch's copy of a state makes five.
+ * A shallow copy of a map, entry by entry: `new Map(map)` takes the constructor's general path for
+ * any iterable (it looks up `set` and calls it for each entry) and measured 95 ns against this loop's
+ * 33 ns for an empty map (63 vs 49 ns an entry); a batch's copy of a state makes five.
  */
 function copyOf<K, V>(map: ReadonlyMap<K, V>): Map<K, V> {
   const copy = new Map<K, V>();

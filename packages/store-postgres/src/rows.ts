@@ -54,7 +54,8 @@ export function eventRecords(
       idempotency_key: event.metadata.idempotencyKey ?? null,
     };
     // The batch's keys first: on Node 20's V8 a spread followed by keys it lacks takes the runtime's
-    // slow path (about 1 µs an event); the statement reads the keys by name, in any order.
+    // slow path (about 1 µs an event); the statement reads the keys by name, in any order. `record` is
+    // built just above without `part` or `version`, so the spread cannot override them.
     return batch === undefined
       ? record
       : { part: batch.part, version: batch.expectedVersion + i + 1, ...record };

@@ -37,16 +37,22 @@ export function parseInput<S extends z.ZodType>(
   if (forbidden !== null) {
     throw new TallyError(code ?? 'invalid_input', `${forbidden} is not an allowed key`, { field: forbidden });
   }
-  if (!result.success) throw refusal(schema, issuesWithInput(schema, own), options);
+  if (!result.success) throw refusal(schema, issuesWithInput(schema, own, result.error.issues), options);
   return result.data;
 }
 
-/** The issues of a parse that failed, each with the value it is about. */
-function issuesWithInput(schema: z.ZodType, own: Record<string, unknown>): readonly Issue[] {
+/**
+ * The issues of a parse that failed, each with the value it is about. The schemas are pure, but only
+ * the top level of the input is copied: a nested value that changes as it is read (a getter) may pass
+ * the second time, and then the first parse's issues still say what was refused, without the value.
+ */
+function issuesWithInput(
+  schema: z.ZodType,
+  own: Record<string, unknown>,
+  first: readonly Issue[],
+): readonly Issue[] {
   const again = schema.safeParse(own, { reportInput: true });
-  // The schemas are pure, so the same input fails again, the same way.
-  if (again.success) throw new Error('a parse that failed passed when repeated');
-  return again.error.issues;
+  return again.success ? first : again.error.issues;
 }
 
 /** How `parseInput` names what it refuses. */
