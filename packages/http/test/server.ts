@@ -2,7 +2,12 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLedger, defineCatalog, type EventStore, type Ledger } from '@tally/core';
 import { memoryStore } from '@tally/store-memory';
-import { createHttpHandler, type HttpHandlerOptions, toNodeListener } from '../src/index.js';
+import {
+  createHttpHandler,
+  type HttpHandlerOptions,
+  type NodeListenerOptions,
+  toNodeListener,
+} from '../src/index.js';
 
 /** The quickstart's catalog: a free plan granting 100 credits a month, `ai-generation` at 10 credits. */
 export const catalog = defineCatalog({
@@ -27,13 +32,14 @@ export interface TestServer {
 
 /** A real node:http server on 127.0.0.1, on a port the OS picks. */
 export async function startServer(
-  options: Partial<HttpHandlerOptions> & { store?: EventStore } = {},
+  options: Partial<HttpHandlerOptions> & { store?: EventStore; listener?: NodeListenerOptions } = {},
 ): Promise<TestServer> {
-  // `store` is this helper's, not the handler's: the handler refuses an option it does not know.
-  const { store, ...handlerOptions } = options;
+  // `store` and `listener` are this helper's, not the handler's: the handler refuses an option it does
+  // not know.
+  const { store, listener, ...handlerOptions } = options;
   const ledger = options.ledger ?? createLedger({ catalog, store: store ?? memoryStore() });
   const handler = createHttpHandler({ apiKeys: [API_KEY], ...handlerOptions, ledger });
-  const server = createServer(toNodeListener(handler));
+  const server = createServer(toNodeListener(handler, listener));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
