@@ -8,12 +8,14 @@
  * in one BEGIN IMMEDIATE transaction. Postgres (synchronous_commit as the server has it): the same as
  * one statement, a CTE, sent as a plain parameterized query (as the Postgres store sends its own); the
  * same CTE as a named prepared statement is measured beside it. The memory store has no database under it; its group's baseline is Tally's own
- * one-caller rate, so its ratios read as scaling.
+ * one-caller rate, so its ratios read as scaling. On both databases a last row writes one event for each
+ * of 64 customers in one commit, by hand, on the store's own table: the ceiling of 64 on 64 (see
+ * `sqliteWideCommit`).
  */
 import { createLedger, defineCatalog, type EventStore, type Ledger } from '@tally/core';
 import { memoryStore } from '@tally/store-memory';
-import { postgresStore } from '@tally/store-postgres';
-import { sqliteStore } from '@tally/store-sqlite';
+import { POSITIONS_PER_TRANSACTION, postgresSchemaSql, postgresStore } from '@tally/store-postgres';
+import { sqliteSchemaSql, sqliteStore } from '@tally/store-sqlite';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import {
@@ -43,6 +45,8 @@ export const CALLERS = 8;
 export const WIDE = 64;
 const TALLY_SCHEMA = schemaName('tally_bench');
 const SQL_SCHEMA = schemaName('bench_sql');
+/** The store's own tables, made by its DDL, for the 64-customer commit written by hand. */
+const SQL_EVENTS_SCHEMA = schemaName('bench_sql_events');
 /** Enough credit that no benchmark runs a customer dry. */
 const GRANT = '1000000000.00';
 const COST_MINOR = 25;
@@ -53,6 +57,7 @@ const MANY_ON_MANY = `trackUsage, ${CALLERS} callers on ${CALLERS} customers`;
 const MANY_ON_WIDE = `trackUsage, ${WIDE} callers on ${WIDE} customers`;
 const SQL_ONE = 'SQL deduct, 1 caller';
 const LIMIT = 'limit baseline: Map lookup, pick grants, build event, JSON, SHA-256';
+const WIDE_COMMIT = `SQL: an event for each of ${WIDE} customers in one commit (the store's table)`;
 
 /** A deduct written by hand, and how to close what it opened. */
 interface Baseline {
@@ -60,6 +65,8 @@ interface Baseline {
   readonly onePrepared?: () => Promise<unknown>;
   readonly manyOnOne?: () => Promise<unknown>;
   readonly manyOnMany?: () => Promise<unknown>;
+  /** One event row for each of `WIDE` customers in one commit: what a batch of 64 on 64 must write. */
+  readonly wideCommit?: { readonly sync: boolean; readonly fn: () => unknown };
   readonly close: () => Promise<void>;
 }
 
@@ -81,13 +88,13 @@ export async function writesGroups(): Promise<GroupResult[]> {
   if (unreachable !== null) {
     results.push(skipped('writes-postgres', '3. Writes through the ledger API: Postgres store', unreachable));
   } else {
-    await resetSchemas(TALLY_SCHEMA, SQL_SCHEMA);
+    await resetSchemas(TALLY_SCHEMA, SQL_SCHEMA, SQL_EVENTS_SCHEMA);
     results.push(
       await storeGroup(
         'Postgres',
         () => postgresStore({ connectionString: PG_URL }, { schema: TALLY_SCHEMA }),
         () => postgresBaseline(),
-        `${PG_URL}, schema ${TALLY_SCHEMA} (baseline: ${SQL_SCHEMA}); server: ${await postgresDurability()}`,
+        `${PG_URL}, schema ${TALLY_SCHEMA} (baselines: ${SQL_SCHEMA}, ${SQL_EVENTS_SCHEMA}); server: ${await postgresDurability()}`,
       ),
     );
   }
@@ -140,6 +147,14 @@ async function storeGroup(
       callers: CALLERS,
       fn: base.manyOnMany,
     });
+  if (base?.wideCommit !== undefined)
+    measurements.push({
+      name: WIDE_COMMIT,
+      sync: base.wideCommit.sync,
+      opsPerCall: WIDE,
+      fn: base.wideCommit.fn,
+      note: `ops/s in events; p50/p99 per transaction of ${WIDE}`,
+    });
 
   const rows = await measureAll(`writes · ${name}`, measurements);
   await base?.close();
@@ -182,6 +197,16 @@ async function storeGroup(
       'scaling, 8 callers on 1 customer ÷ 1 caller': fixed(ratioOf(rows, MANY_ON_ONE, ONE)),
       'scaling, 8 callers on 8 customers ÷ 1 caller': fixed(ratioOf(rows, MANY_ON_MANY, ONE)),
       [`scaling, ${WIDE} callers on ${WIDE} customers ÷ 1 caller`]: fixed(ratioOf(rows, MANY_ON_WIDE, ONE)),
+      ...(base?.wideCommit === undefined
+        ? {}
+        : {
+            // What the table allows: the rate of 64 on 64 if a command cost no CPU at all, over one caller.
+            [`ceiling of ${WIDE} on ${WIDE} ÷ 1 caller (the ${WIDE}-customer commit ÷ trackUsage 1 caller)`]:
+              fixed(ratioOf(rows, WIDE_COMMIT, ONE)),
+            [`trackUsage ${WIDE} on ${WIDE} ÷ the ${WIDE}-customer commit`]: fixed(
+              ratioOf(rows, MANY_ON_WIDE, WIDE_COMMIT),
+            ),
+          }),
       [`latency at ${WIDE} on ${WIDE}, p50 / p99`]:
         wideRow?.p50Ms == null || wideRow.p99Ms == null
           ? 'n/a'
@@ -226,10 +251,82 @@ async function sqliteBaseline(filename: string): Promise<Baseline> {
   });
   return {
     one: () => deduct.immediate('c1', COST_MINOR),
+    wideCommit: { sync: true, fn: sqliteWideCommit(db) },
     close: async () => {
       db.close();
     },
   };
+}
+
+/**
+ * What a batch of 64 callers on 64 customers must write at the least: one event row for each customer,
+ * in one commit, into a table made by the store's own DDL (so with its index on stream and version),
+ * each stream with a history already (its newest index entries on a leaf page of its own, as a
+ * customer's are). No reads, no version check, no JSON made: the rows' text is fixed, of a usage
+ * event's size. Its rate, in events, is the most 64 on 64 could reach at no CPU per command.
+ */
+const wideRows = {
+  streams: Array.from({ length: WIDE }, (_, i) => `customer-bench_wide${i}`),
+  data: JSON.stringify({
+    allocations: [{ amount: '0.25', grantId: `grant_${'0'.repeat(26)}` }],
+    cost: '0.25',
+    usageId: `usage_${'0'.repeat(26)}`,
+    padding: 'x'.repeat(180),
+  }),
+  metadata: JSON.stringify({ command: 'trackUsage', hash: '0'.repeat(64) }),
+};
+/** Events each stream of the 64-customer commit holds before the rows are timed. */
+const WIDE_HISTORY = 200;
+
+/** The 64-customer commit on SQLite: a BEGIN IMMEDIATE transaction of 64 inserts, on the store's file. */
+function sqliteWideCommit(db: Database.Database): () => void {
+  // The table and its index renamed, so neither meets the store's own in this file.
+  db.exec(sqliteSchemaSql.replaceAll('events', 'bench_events'));
+  const insert = db.prepare(
+    'INSERT INTO bench_events (stream_id, version, id, type, schema_version, at, data, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+  );
+  const { streams, data, metadata } = wideRows;
+  let version = 0;
+  const commit = db.transaction(() => {
+    version += 1;
+    const at = new Date().toISOString();
+    for (let i = 0; i < streams.length; i++) {
+      insert.run(streams[i]!, version, `evt_${i}_${version}`, 'credits_deducted', 3, at, data, metadata);
+    }
+  });
+  for (let i = 0; i < WIDE_HISTORY; i++) commit.immediate();
+  return () => commit.immediate();
+}
+
+/**
+ * The 64-customer commit on Postgres: one INSERT of 64 rows from arrays (one statement, so one commit),
+ * each row's position taken from the transaction id as the store's table requires.
+ */
+async function postgresWideCommit(): Promise<{ fn: () => Promise<void>; close: () => Promise<void> }> {
+  const client = new pg.Client({ connectionString: PG_URL });
+  await client.connect();
+  await client.query(postgresSchemaSql(SQL_EVENTS_SCHEMA));
+  const { streams, data, metadata } = wideRows;
+  const sql = `
+    INSERT INTO ${SQL_EVENTS_SCHEMA}.events (position, stream_id, version, id, type, schema_version, at, data, metadata)
+    SELECT pg_current_xact_id()::text::bigint * ${POSITIONS_PER_TRANSACTION} + r.ord - 1, r.stream_id, $2::bigint,
+           r.stream_id || '_' || $2::bigint,
+           'credits_deducted', 3, $3, $4, $5
+      FROM unnest($1::text[]) WITH ORDINALITY AS r(stream_id, ord)`;
+  let version = 0;
+  const fn = async () => {
+    version += 1;
+    const { rowCount } = await client.query(sql, [
+      streams,
+      version,
+      new Date().toISOString(),
+      data,
+      metadata,
+    ]);
+    if (rowCount !== WIDE) throw new Error(`the 64-customer commit wrote ${rowCount} rows`);
+  };
+  for (let i = 0; i < WIDE_HISTORY; i++) await fn();
+  return { fn, close: () => client.end() };
 }
 
 /** The same deduct as one statement: a CTE that updates the balance and inserts the ledger row. */
@@ -276,14 +373,17 @@ async function postgresBaseline(): Promise<Baseline> {
     if (rowCount !== 1) throw new Error('insufficient balance');
   };
   const own = Array.from({ length: CALLERS }, (_, i) => `own${i}`);
+  const wide = await postgresWideCommit();
   return {
     one: () => run(single, 'one'),
+    wideCommit: { sync: false, fn: wide.fn },
     onePrepared: () => run(single, 'one', 'deduct'),
     manyOnOne: () => run(pool, 'shared'),
     manyOnMany: onOwnId(own, (customerId) => run(pool, customerId)),
     close: async () => {
       await single.end();
       await pool.end();
+      await wide.close();
     },
   };
 }
