@@ -124,7 +124,7 @@ describe('BENCH_QUICK=1 bench (CI smoke)', () => {
     // The groups that drop their schemas at the end did; what is left (group 3's) the test drops.
     const left = await dropOwnSchemas();
     expect(
-      left.every((schema) => /_(tally_bench|bench_sql)$/.test(schema)),
+      left.every((schema) => /_(tally_bench|bench_sql|bench_sql_events)$/.test(schema)),
       left.join(', '),
     ).toBe(true);
   }, 300_000);
