@@ -223,11 +223,17 @@ export async function fund(ledger: Ledger, customerId: string): Promise<void> {
   await ledger.grant({ customerId, currency: 'credits', amount: GRANT, source: 'top_up' });
 }
 
-/** UPDATE + INSERT in one BEGIN IMMEDIATE transaction, on a second connection to the store's file. */
-async function sqliteBaseline(filename: string): Promise<Baseline> {
+/** A better-sqlite3 connection with the pragmas the store's rows run under: WAL, an fsync per commit. */
+function openLikeTheStore(filename: string): Database.Database {
   const db = new Database(filename, { timeout: 5000 });
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
+  return db;
+}
+
+/** UPDATE + INSERT in one BEGIN IMMEDIATE transaction, on a second connection to the store's file. */
+async function sqliteBaseline(filename: string): Promise<Baseline> {
+  const db = openLikeTheStore(filename);
   db.exec(`
     CREATE TABLE IF NOT EXISTS bench_balances (customer_id TEXT PRIMARY KEY, balance INTEGER NOT NULL);
     CREATE TABLE IF NOT EXISTS bench_ledger (
@@ -285,10 +291,8 @@ const WIDE_HISTORY = 200;
  * store's, whose rows are measured beside it).
  */
 function sqliteWideCommit(filename: string): { fn: () => void; close: () => void } {
-  const db = new Database(filename, { timeout: 5000 });
+  const db = openLikeTheStore(filename);
   try {
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL');
     db.exec(sqliteSchemaSql);
     const insert = db.prepare(
       'INSERT INTO events (stream_id, version, id, type, schema_version, at, data, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',

@@ -1,7 +1,12 @@
 import { createLedger } from '@tally/core';
 import { memoryStore } from '@tally/store-memory';
 import { describe, expect, it } from 'vitest';
-import { createHttpHandler, type HttpHandler, toNodeListener } from '../src/index.js';
+import {
+  createHttpHandler,
+  type HttpHandler,
+  type NodeListenerOptions,
+  toNodeListener,
+} from '../src/index.js';
 import { API_KEY, catalog, startServer } from './server.js';
 
 /**
@@ -15,7 +20,7 @@ function handler(): HttpHandler {
 }
 
 /** The walkthrough over a server whose listener takes `listener`: each call's status, and the usage's answer. */
-async function walkthrough(listener?: Parameters<typeof toNodeListener>[1]) {
+async function walkthrough(listener?: NodeListenerOptions) {
   const server = await startServer(listener === undefined ? {} : { listener });
   try {
     const statuses = [
@@ -37,9 +42,9 @@ const refused = (field: string) => expect.objectContaining({ code: 'invalid_inpu
 
 describe('toNodeListener', () => {
   it('refuses an unknown option, a bad value and a handler that is not a function, naming each', () => {
-    const unknown = { overrideGlobals: true } as unknown as Parameters<typeof toNodeListener>[1];
+    const unknown = { overrideGlobals: true } as unknown as NodeListenerOptions;
     expect(() => toNodeListener(handler(), unknown)).toThrowError(refused('overrideGlobals'));
-    const bad = { overrideGlobalObjects: 'no' } as unknown as Parameters<typeof toNodeListener>[1];
+    const bad = { overrideGlobalObjects: 'no' } as unknown as NodeListenerOptions;
     expect(() => toNodeListener(handler(), bad)).toThrowError(refused('overrideGlobalObjects'));
     expect(() => toNodeListener({} as HttpHandler)).toThrowError(refused('handler'));
   });
