@@ -2,9 +2,10 @@
  * `pnpm bench`: runs every group, prints a table per group, writes bench/results/latest.json.
  * BENCH_QUICK=1 shrinks every workload for a CI smoke run; BENCH_GROUPS=derivation,reads picks groups (derivation, reads, writes, peer, writes-citus, pages,
  * hot-customer, http, cache, read-load). BENCH_SCHEMA_PREFIX prefixes its Postgres schemas; BENCH_RESULTS writes the JSON elsewhere.
+ * Each group runs in a process of its own (`isolate.ts`) when more than one is picked; BENCH_IN_PROCESS=1 runs them all in this one.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cacheGroup } from './cache.ts';
@@ -13,6 +14,7 @@ import { derivationGroup } from './derivation.ts';
 import { formatGroup, type GroupResult, progress, QUICK } from './harness.ts';
 import { hotCustomerGroups } from './hot-customer.ts';
 import { httpGroups } from './http.ts';
+import { CHILD, failedGroup, runInChild } from './isolate.ts';
 import { pagesGroups } from './pages.ts';
 import { peerGroups } from './peer.ts';
 import { readLoadGroups } from './read-load.ts';
@@ -45,6 +47,9 @@ const GROUPS: GroupDef[] = [
 const picked = process.env.BENCH_GROUPS?.split(',').map((s) => s.trim());
 const groups = GROUPS.filter((g) => picked === undefined || picked.includes(g.id));
 progress.total = groups.reduce((sum, g) => sum + g.measurements, 0);
+if (CHILD !== undefined) [progress.done, progress.total] = CHILD.split('/').map(Number) as [number, number];
+const script = fileURLToPath(import.meta.url);
+const inProcess = CHILD !== undefined || process.env.BENCH_IN_PROCESS === '1' || groups.length === 1;
 
 const machine = {
   cpus: cpus().length,
@@ -53,41 +58,49 @@ const machine = {
   platform: `${process.platform} ${process.arch}`,
 };
 const startedAt = new Date();
-console.log(
-  `Tally bench${QUICK ? ' (quick)' : ''} · ${machine.cpus} × ${machine.cpuModel} · node ${machine.node} · ${startedAt.toISOString()}`,
-);
+if (CHILD === undefined) {
+  console.log(
+    `Tally bench${QUICK ? ' (quick)' : ''} · ${machine.cpus} × ${machine.cpuModel} · node ${machine.node} · ${startedAt.toISOString()}`,
+  );
+}
 
 const results: GroupResult[] = [];
-for (const group of groups) {
-  let ran: GroupResult | GroupResult[];
-  try {
-    ran = await group.run();
-  } catch (error) {
-    // A group that cannot run (a store that fails to open, say) is reported, and the run goes on.
-    const why = error instanceof Error ? (error.stack ?? error.message) : String(error);
-    ran = {
-      id: group.id,
-      title: group.id,
-      unit: '–',
-      rows: [],
-      goals: [],
-      extra: {},
-      notes: [`failed: ${why}`],
-    };
-    process.exitCode = 1;
+if (inProcess) {
+  for (const group of groups) {
+    let ran: GroupResult | GroupResult[];
+    try {
+      ran = await group.run();
+    } catch (error) {
+      // A group that cannot run (a store that fails to open, say) is reported, and the run goes on.
+      ran = failedGroup(group.id, error instanceof Error ? (error.stack ?? error.message) : String(error));
+      process.exitCode = 1;
+    }
+    for (const result of [ran].flat()) {
+      results.push(result);
+      progress.clear();
+      console.log(`\n${formatGroup(result)}`);
+    }
   }
-  for (const result of [ran].flat()) {
-    results.push(result);
-    progress.clear();
-    console.log(`\n${formatGroup(result)}`);
+} else {
+  const dir = mkdtempSync(join(tmpdir(), 'tally-bench-groups-'));
+  try {
+    for (const group of groups) {
+      const outcome = await runInChild(script, group.id, progress, dir);
+      progress.done += group.measurements;
+      results.push(...outcome.results);
+      if (!outcome.ok) process.exitCode = 1;
+      // A child prints its own tables; one that died before it could is reported here.
+      if (!outcome.printed) for (const result of outcome.results) console.log(`\n${formatGroup(result)}`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 progress.clear();
 removeScratch();
 
 // BENCH_RESULTS names another file (a smoke run writes to a scratch path, not the committed results).
-const out =
-  process.env.BENCH_RESULTS ?? join(dirname(fileURLToPath(import.meta.url)), '..', 'results', 'latest.json');
+const out = process.env.BENCH_RESULTS ?? join(dirname(script), '..', 'results', 'latest.json');
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(
   out,
@@ -103,4 +116,4 @@ writeFileSync(
     2,
   )}\n`,
 );
-console.log(`\nwrote ${out}`);
+if (CHILD === undefined) console.log(`\nwrote ${out}`);
