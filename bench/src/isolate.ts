@@ -1,11 +1,9 @@
 /**
  * Each group in a process of its own, so that what a group measures does not depend on the groups run
- * before it. In one process, after the derivation and read groups (a 1M-event fold, 1M-event streams),
- * the write group measured about a third lower than with a process per group, in alternated full runs
- * on one machine (2026-12-04 18:12 and 18:35 against 18:25: the limit baseline 166k and 158k vs 237k/s,
- * memory one caller 33.1k and 35.5k vs 54.1k/s, SQLite 64 on 64 14.6k and 14.7k vs 21.9k/s), though
- * gc() had brought the JS heap back to 17 MB: the process stayed 2.5 GB resident. A service does not
- * fold a million events before it takes writes. (bench/README.md, history 34.)
+ * before it: in one process, after the 1M-event fold and streams of groups 1 and 2, the write group
+ * measured about a third lower than alone (bench/README.md, history 34): V8 keeps the old space those
+ * groups grew committed, and its scavenges stay slower. A service that reads through snapshots and
+ * pages never holds a million events at once; the bench's first two groups do it on purpose.
  *
  * The child is the same script with the same Node flags (`--expose-gc`, `--cpu-prof` under
  * `profile`), told its one group (BENCH_GROUPS), where to write its results (BENCH_RESULTS), and where
@@ -17,8 +15,17 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { GroupResult } from './harness.ts';
 
-/** Set in a child: `done/total`, the run's progress counter when the child starts. */
-export const CHILD = process.env.BENCH_CHILD;
+const CHILD = process.env.BENCH_CHILD;
+
+/** This process is a group's child. */
+export const isChild = CHILD !== undefined;
+
+/** Where the run's progress counter stands: the child's from its parent, else none done of `total`. */
+export function progressAtStart(total: number): { done: number; total: number } {
+  if (CHILD === undefined) return { done: 0, total };
+  const [done, ofTotal] = CHILD.split('/').map(Number) as [number, number];
+  return { done, total: ofTotal };
+}
 
 /** What a child's process gave: its groups' results, or a failed group saying why there are none. */
 export interface ChildOutcome {
@@ -37,7 +44,7 @@ export async function runInChild(
   dir: string,
 ): Promise<ChildOutcome> {
   const resultsFile = join(dir, `${groupId}.json`);
-  const exit = await new Promise<string>((resolve, reject) => {
+  const ended = await new Promise<{ code: number | null; signal: string | null } | Error>((resolve) => {
     const child = spawn(process.execPath, [...process.execArgv, script], {
       env: {
         ...process.env,
@@ -47,15 +54,24 @@ export async function runInChild(
       },
       stdio: 'inherit',
     });
-    child.once('error', reject);
-    child.once('exit', (code, signal) => resolve(signal ?? String(code)));
+    child.once('error', resolve);
+    child.once('exit', (code, signal) => resolve({ code, signal }));
   });
-  if (existsSync(resultsFile)) {
+  const failed = (why: string): ChildOutcome => ({
+    results: [failedGroup(groupId, why)],
+    ok: false,
+    printed: false,
+  });
+  if (ended instanceof Error) return failed(`its process could not start: ${ended.message}`);
+  const exit = ended.signal ?? `exit ${ended.code}`;
+  if (!existsSync(resultsFile)) return failed(`its process ended (${exit}) before writing results`);
+  try {
     const written = JSON.parse(readFileSync(resultsFile, 'utf8')) as { groups: GroupResult[] };
-    return { results: written.groups, ok: exit === '0', printed: true };
+    return { results: written.groups, ok: ended.code === 0, printed: true };
+  } catch (error) {
+    // Killed while writing: what it printed stands, but there are no results to gather.
+    return failed(`its process ended (${exit}) with its results unreadable: ${String(error)}`);
   }
-  const why = `its process ended (exit ${exit}) before writing results`;
-  return { results: [failedGroup(groupId, why)], ok: false, printed: false };
 }
 
 /** A group that could not run, reported as such so the rest of the run goes on. */

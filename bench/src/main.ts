@@ -14,7 +14,7 @@ import { derivationGroup } from './derivation.ts';
 import { formatGroup, type GroupResult, progress, QUICK } from './harness.ts';
 import { hotCustomerGroups } from './hot-customer.ts';
 import { httpGroups } from './http.ts';
-import { CHILD, failedGroup, runInChild } from './isolate.ts';
+import { failedGroup, isChild, progressAtStart, runInChild } from './isolate.ts';
 import { pagesGroups } from './pages.ts';
 import { peerGroups } from './peer.ts';
 import { readLoadGroups } from './read-load.ts';
@@ -46,10 +46,9 @@ const GROUPS: GroupDef[] = [
 
 const picked = process.env.BENCH_GROUPS?.split(',').map((s) => s.trim());
 const groups = GROUPS.filter((g) => picked === undefined || picked.includes(g.id));
-progress.total = groups.reduce((sum, g) => sum + g.measurements, 0);
-if (CHILD !== undefined) [progress.done, progress.total] = CHILD.split('/').map(Number) as [number, number];
+Object.assign(progress, progressAtStart(groups.reduce((sum, g) => sum + g.measurements, 0)));
 const script = fileURLToPath(import.meta.url);
-const inProcess = CHILD !== undefined || process.env.BENCH_IN_PROCESS === '1' || groups.length === 1;
+const inProcess = isChild || process.env.BENCH_IN_PROCESS === '1' || groups.length <= 1;
 
 const machine = {
   cpus: cpus().length,
@@ -58,7 +57,7 @@ const machine = {
   platform: `${process.platform} ${process.arch}`,
 };
 const startedAt = new Date();
-if (CHILD === undefined) {
+if (!isChild) {
   console.log(
     `Tally bench${QUICK ? ' (quick)' : ''} · ${machine.cpus} × ${machine.cpuModel} · node ${machine.node} · ${startedAt.toISOString()}`,
   );
@@ -90,7 +89,9 @@ if (inProcess) {
       results.push(...outcome.results);
       if (!outcome.ok) process.exitCode = 1;
       // A child prints its own tables; one that died before it could is reported here.
-      if (!outcome.printed) for (const result of outcome.results) console.log(`\n${formatGroup(result)}`);
+      if (outcome.printed) continue;
+      progress.clear();
+      for (const result of outcome.results) console.log(`\n${formatGroup(result)}`);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -116,4 +117,4 @@ writeFileSync(
     2,
   )}\n`,
 );
-if (CHILD === undefined) console.log(`\nwrote ${out}`);
+if (!isChild) console.log(`\nwrote ${out}`);
