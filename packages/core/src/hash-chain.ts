@@ -56,7 +56,7 @@ export function signEvents<
 ): { events: NewEvent[]; hash: string } {
   let hash = previousHash;
   const events = written.map(({ event, metadata }): NewEvent => {
-    const unsigned: NewEvent = {
+    const signed = {
       id: event.id,
       type: event.type,
       schemaVersion: schemaVersionOf(event.type),
@@ -65,8 +65,10 @@ export function signEvents<
       data: event.data as unknown as NewEvent['data'],
       metadata,
     };
-    hash = chainHash(hash, unsigned);
-    return { ...unsigned, metadata: withHash(metadata, hash) };
+    hash = chainHash(hash, signed);
+    // The object is this call's own, so it takes its signed metadata in place of a copy of it all.
+    signed.metadata = withHash(metadata, hash);
+    return signed;
   });
   return { events, hash };
 }

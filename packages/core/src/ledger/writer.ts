@@ -345,15 +345,18 @@ export class Writer {
    * what is in play, as nearly all do (then without a promise).
    */
   private recallFor(customerId: string, head: StreamHead, jobs: readonly Job[]): Promise<Recalled> | null {
-    const wanted = { grants: [] as string[], holds: [] as string[], usages: [] as string[] };
+    // Made only for a command that names history: `trackUsage`, the commonest, names none.
+    let wanted: { grants: string[]; holds: string[]; usages: string[] } | null = null;
     for (const job of jobs) {
       const asked = definitionOf(job.command).recall?.(job.command, head.state);
       if (asked === undefined) continue;
+      wanted ??= { grants: [], holds: [], usages: [] };
       wanted.grants.push(...(asked.grants ?? []).filter((id) => !head.state.grants.has(id)));
       wanted.holds.push(...(asked.holds ?? []).filter((id) => !head.state.holds.has(id)));
       wanted.usages.push(...(asked.usages ?? []));
     }
-    if (wanted.grants.length + wanted.holds.length + wanted.usages.length === 0) return null;
+    if (wanted === null || wanted.grants.length + wanted.holds.length + wanted.usages.length === 0)
+      return null;
     return this.lookUp(customerId, head, wanted);
   }
 
